@@ -1,0 +1,202 @@
+//! `focusllm`: the command-line program for the main jobs.
+//!
+//!   focusllm generate "Once upon a time"          plain generation (prompt fits the window)
+//!
+//! Errors are printed in plain words and the exit status is non-zero.
+
+mod progress;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use focusllm::{
+    ChatMessage, Context, ContextParams, GenerateParams, Model, ModelParams, Observer, Prompt, SamplerParams,
+};
+
+/// The default model's file, fetched by scripts/fetch-models.sh.
+const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+#[derive(Parser)]
+#[command(name = "focusllm", version, about = "Long contexts for local GGUF models (FocusLLM on llama.cpp)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a prompt that fits the model's window.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// GGUF model file [default: $FOCUSLLM_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf, else ./models/...]
+    #[arg(short, long)]
+    model: Option<PathBuf>,
+    /// CPU threads [default: all cores].
+    #[arg(short, long)]
+    threads: Option<u32>,
+    /// Layers to offload to the GPU (CUDA/Metal builds).
+    #[arg(long)]
+    gpu_layers: Option<i32>,
+}
+
+#[derive(Args)]
+struct SamplingArgs {
+    /// Most tokens to generate.
+    #[arg(short = 'n', long, default_value_t = 256)]
+    max_tokens: u32,
+    /// Temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Seed for sampling (temperature > 0).
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// Stop when this text appears (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Format the prompt as a user message with the model's chat template.
+    #[arg(long)]
+    chat: bool,
+    /// Context size in tokens [default: the model's window].
+    #[arg(long, default_value_t = 0)]
+    ctx_size: u32,
+    /// Read the prompt from this file instead of the argument.
+    #[arg(short, long, conflicts_with = "prompt")]
+    file: Option<PathBuf>,
+    /// The prompt.
+    #[arg(required_unless_present = "file")]
+    prompt: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(args) => run_generate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("focusllm: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The default model: $FOCUSLLM_MODELS_DIR, ./models, then the source checkout's models/.
+fn default_model_path() -> PathBuf {
+    let candidates = [
+        std::env::var_os("FOCUSLLM_MODELS_DIR").map(PathBuf::from),
+        Some(PathBuf::from("models")),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(DEFAULT_MODEL_FILE))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("models").join(DEFAULT_MODEL_FILE))
+}
+
+fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, String> {
+    let path = args.model.clone().unwrap_or_else(default_model_path);
+    if args.model.is_none() && !path.is_file() {
+        return Err(format!(
+            "the default model {} is missing: run scripts/fetch-models.sh (or pass --model FILE.gguf)",
+            path.display()
+        ));
+    }
+    let mut params = ModelParams::default();
+    if let Some(layers) = args.gpu_layers {
+        params.n_gpu_layers = layers;
+    }
+    let mut bar = progress::Bar::new("loading model", 100);
+    let model = Model::load_with_progress(&path, &params, &mut |fraction| {
+        bar.set((fraction * 100.0) as usize);
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    bar.finish();
+    Ok(model)
+}
+
+fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String> {
+    let mut params = ContextParams { n_ctx, ..Default::default() };
+    if let Some(threads) = args.threads {
+        params.n_threads = threads;
+    }
+    params.validate().map_err(|e| e.to_string())?;
+    Ok(params)
+}
+
+fn generate_params(args: &SamplingArgs) -> GenerateParams {
+    GenerateParams {
+        max_tokens: args.max_tokens,
+        stop: args.stop.clone(),
+        sampler: SamplerParams { temperature: args.temperature, seed: args.seed, ..Default::default() },
+        render_special: false,
+    }
+}
+
+fn read_text_file(path: &PathBuf) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!("{} is not valid UTF-8 (first bad byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+    })
+}
+
+/// Prints streamed pieces as they come.
+fn print_piece(text: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (e.g. `| head`) stops generation instead of failing it.
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok()
+}
+
+fn run_generate(args: GenerateArgs) -> Result<(), String> {
+    let text = match (&args.file, &args.prompt) {
+        (Some(path), _) => read_text_file(path)?,
+        (None, Some(prompt)) => prompt.clone(),
+        (None, None) => return Err("give a prompt or --file".into()),
+    };
+    let params = generate_params(&args.sampling);
+    params.validate().map_err(|e| e.to_string())?;
+    let model = load_model(&args.model)?;
+    let mut ctx = Context::new(model, &context_params(&args.model, args.ctx_size)?).map_err(|e| e.to_string())?;
+    let prompt = if args.chat { Prompt::Chat(vec![ChatMessage::new("user", text)]) } else { Prompt::Text(text) };
+    let mut bar = progress::Bar::new("prompt", 0);
+    let mut on_progress = |p: focusllm::Progress| {
+        bar.set_total(p.total);
+        bar.set(p.done);
+        true
+    };
+    let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
+    let generation = focusllm::generate(
+        &mut ctx,
+        &prompt,
+        &params,
+        Observer { on_piece: &mut on_piece, on_progress: &mut on_progress },
+    )
+    .map_err(|e| e.to_string())?;
+    println!();
+    eprintln!(
+        "[{} prompt tokens in {:.2}s, {} generated in {:.2}s ({:.1} tok/s), finish: {:?}]",
+        generation.prompt_tokens,
+        generation.prompt_seconds,
+        generation.tokens.len(),
+        generation.generate_seconds,
+        generation.tokens.len() as f64 / generation.generate_seconds.max(1e-9),
+        generation.finish
+    );
+    Ok(())
+}

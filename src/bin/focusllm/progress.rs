@@ -1,0 +1,82 @@
+//! A small progress bar on stderr for long prefills and model loads. Redrawn in place on a
+//! terminal; on a pipe, printed as a line every 10% so logs stay readable.
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+pub struct Bar {
+    label: String,
+    total: usize,
+    done: usize,
+    started: Instant,
+    tty: bool,
+    last_decile: usize,
+    drawn: bool,
+}
+
+impl Bar {
+    pub fn new(label: &str, total: usize) -> Self {
+        Bar {
+            label: label.to_string(),
+            total,
+            done: 0,
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            last_decile: 0,
+            drawn: false,
+        }
+    }
+
+    pub fn set_total(&mut self, total: usize) {
+        self.total = total;
+    }
+
+    pub fn set(&mut self, done: usize) {
+        self.done = done.min(self.total.max(done));
+        if self.total == 0 {
+            return;
+        }
+        let decile = self.done * 10 / self.total;
+        if self.tty {
+            self.draw("\r");
+        } else if decile > self.last_decile {
+            self.last_decile = decile;
+            self.draw("");
+            eprintln!();
+        }
+    }
+
+    fn draw(&mut self, prefix: &str) {
+        let width = 30;
+        let filled = self.done * width / self.total.max(1);
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { self.done as f64 / secs } else { 0.0 };
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "{prefix}{}: [{}{}] {}/{} ({:.0}/s)",
+            self.label,
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            self.done,
+            self.total,
+            rate
+        );
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    /// Ends the bar's line on a terminal.
+    pub fn finish(&mut self) {
+        if self.tty && self.drawn {
+            eprintln!();
+            self.drawn = false;
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,256 @@
+//! Plain generation (no chunking): a prompt that fits the context in, streamed text out.
+//! The FocusLLM engine uses the same pieces for inputs that fit the model's window.
+
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::llama::{Batch, ChatMessage, Context, Model, Sampler, Token};
+use crate::params::GenerateParams;
+use crate::stream::{StopMatcher, Utf8Assembler};
+
+/// What to generate from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// Raw text, tokenized with the model's special tokens (BOS) and with control-token text
+    /// (`<|im_start|>`) parsed as control tokens.
+    Text(String),
+    /// Chat messages, formatted by the model's own chat template, ending with the assistant's
+    /// turn.
+    Chat(Vec<ChatMessage>),
+    /// Already tokenized input.
+    Tokens(Vec<Token>),
+}
+
+impl Prompt {
+    /// The prompt's tokens for `model`. Errors on an empty prompt.
+    pub fn tokenize(&self, model: &Model) -> Result<Vec<Token>> {
+        let tokens = match self {
+            Prompt::Text(text) => {
+                if text.is_empty() {
+                    return Err(Error::InvalidInput("the prompt is empty".into()));
+                }
+                model.tokenize(text, true, true)?
+            }
+            Prompt::Chat(messages) => {
+                let text = model.apply_chat_template(messages, true)?;
+                model.tokenize(&text, true, true)?
+            }
+            Prompt::Tokens(tokens) => tokens.clone(),
+        };
+        if tokens.is_empty() {
+            return Err(Error::InvalidInput("the prompt has zero tokens".into()));
+        }
+        let n_vocab = model.n_vocab() as Token;
+        if let Some(bad) = tokens.iter().find(|&&t| t < 0 || t >= n_vocab) {
+            return Err(Error::InvalidInput(format!("token id {bad} is outside the vocabulary 0..{n_vocab}")));
+        }
+        Ok(tokens)
+    }
+}
+
+/// Prompt processing progress: tokens done out of the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// The model produced an end-of-generation token.
+    EndOfGeneration,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// A stop string appeared.
+    StopString,
+    /// The context has no room for another token.
+    ContextFull,
+    /// The piece callback returned false.
+    CallerStopped,
+}
+
+/// The result of a generation. Its text is exactly the concatenation of the streamed pieces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub text: String,
+    /// Generated tokens (an EOG token that ended generation is not included).
+    pub tokens: Vec<Token>,
+    pub prompt_tokens: usize,
+    pub finish: FinishReason,
+    /// Wall time of prompt processing and of generation, in seconds.
+    pub prompt_seconds: f64,
+    pub generate_seconds: f64,
+}
+
+/// Callbacks of a generation: streamed pieces (whole UTF-8 characters plus the token ids that
+/// produced them; return false to stop) and prompt progress (return false to cancel).
+pub struct Observer<'a> {
+    pub on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
+    pub on_progress: &'a mut dyn FnMut(Progress) -> bool,
+}
+
+/// Decodes `tokens` into sequence `seq` starting at position `start`, in batches of
+/// `batch.capacity()`, asking for logits on the last token only. Returns the batch row of
+/// that token. Reports progress after each batch; false from the callback cancels.
+pub(crate) fn decode_sequence(
+    ctx: &mut Context,
+    batch: &mut Batch,
+    tokens: &[Token],
+    seq: i32,
+    start: i32,
+    on_progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<usize> {
+    let mut last_row = 0;
+    let total = tokens.len();
+    for (chunk_index, chunk) in tokens.chunks(batch.capacity()).enumerate() {
+        batch.clear();
+        let offset = chunk_index * batch.capacity();
+        for (i, &token) in chunk.iter().enumerate() {
+            let is_last = offset + i + 1 == total;
+            last_row = batch.push(token, start + (offset + i) as i32, &[seq], is_last)?;
+        }
+        ctx.decode(batch)?;
+        if !on_progress(Progress { done: offset + chunk.len(), total }) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(last_row)
+}
+
+/// Generates from `prompt` in sequence 0 of `ctx`, whose memory is cleared first.
+pub fn generate(
+    ctx: &mut Context,
+    prompt: &Prompt,
+    params: &GenerateParams,
+    observer: Observer<'_>,
+) -> Result<Generation> {
+    params.validate()?;
+    let model = ctx.model().clone();
+    let tokens = prompt.tokenize(&model)?;
+    let room = ctx.n_ctx_seq() as usize;
+    if tokens.len() >= room {
+        return Err(Error::TooLong(format!(
+            "the prompt has {} tokens but the context holds {room} (one more is needed to generate); \
+             use a larger n_ctx, or the FocusLLM engine for long inputs",
+            tokens.len()
+        )));
+    }
+    ctx.cancel_handle().reset();
+    ctx.clear_memory();
+    let mut batch = Batch::new((ctx.n_batch() as usize).min(tokens.len()).max(1), 1)?;
+    let started = Instant::now();
+    let mut row = decode_sequence(ctx, &mut batch, &tokens, 0, 0, observer.on_progress)?;
+    let prompt_seconds = started.elapsed().as_secs_f64();
+
+    let mut sampler = Sampler::new(&params.sampler, model.n_vocab())?;
+    if params.sampler.repeat_penalty != 1.0 {
+        tokens.iter().for_each(|&t| sampler.accept(t));
+    }
+    let mut out = StreamOut::new(&params.stop, observer.on_piece);
+    let mut generated = Vec::new();
+    let mut n_past = tokens.len();
+    let started = Instant::now();
+    let finish = loop {
+        if ctx.cancel_handle().is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let token = sampler.sample(ctx, row)?;
+        if model.is_eog(token) {
+            break FinishReason::EndOfGeneration;
+        }
+        generated.push(token);
+        if let Some(reason) = out.push_token(token, &model.token_to_piece(token, params.render_special)?) {
+            break reason;
+        }
+        if generated.len() >= params.max_tokens as usize {
+            break FinishReason::MaxTokens;
+        }
+        if n_past >= room {
+            break FinishReason::ContextFull;
+        }
+        batch.clear();
+        row = batch.push(token, n_past as i32, &[0], true)?;
+        ctx.decode(&batch)?;
+        n_past += 1;
+    };
+    let finish = out.finish(finish);
+    Ok(Generation {
+        text: out.text,
+        tokens: generated,
+        prompt_tokens: tokens.len(),
+        finish,
+        prompt_seconds,
+        generate_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The streaming half of generation: bytes of tokens in, whole-character pieces (minus stop
+/// strings) out to the callback, with the token ids that made them.
+pub(crate) struct StreamOut<'a> {
+    utf8: Utf8Assembler,
+    stops: StopMatcher,
+    pending_tokens: Vec<Token>,
+    on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
+    /// Everything emitted so far.
+    pub text: String,
+    stopped: bool,
+}
+
+impl<'a> StreamOut<'a> {
+    pub fn new(stop: &[String], on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool) -> Self {
+        StreamOut {
+            utf8: Utf8Assembler::new(),
+            stops: StopMatcher::new(stop),
+            pending_tokens: Vec::new(),
+            on_piece,
+            text: String::new(),
+            stopped: false,
+        }
+    }
+
+    /// Feeds one token's bytes. Returns a finish reason when the stream must end.
+    pub fn push_token(&mut self, token: Token, bytes: &[u8]) -> Option<FinishReason> {
+        self.pending_tokens.push(token);
+        let text = self.utf8.push(bytes);
+        let outcome = self.stops.push(&text);
+        if !self.emit(&outcome.emit) {
+            return Some(FinishReason::CallerStopped);
+        }
+        if outcome.stopped {
+            self.stopped = true;
+            return Some(FinishReason::StopString);
+        }
+        None
+    }
+
+    fn emit(&mut self, text: &str) -> bool {
+        if text.is_empty() {
+            return true;
+        }
+        self.text.push_str(text);
+        let keep_going = (self.on_piece)(text, &self.pending_tokens);
+        self.pending_tokens.clear();
+        keep_going
+    }
+
+    /// Flushes held text unless a stop string or the caller ended the stream.
+    pub fn finish(&mut self, reason: FinishReason) -> FinishReason {
+        if self.stopped || reason == FinishReason::CallerStopped {
+            return reason;
+        }
+        let rest = self.utf8.finish();
+        let outcome = self.stops.push(&rest);
+        if !self.emit(&outcome.emit) {
+            return FinishReason::CallerStopped;
+        }
+        if outcome.stopped {
+            return FinishReason::StopString;
+        }
+        let tail = self.stops.finish();
+        if !self.emit(&tail) {
+            return FinishReason::CallerStopped;
+        }
+        reason
+    }
+}

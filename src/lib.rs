@@ -1,0 +1,22 @@
+//! # focusllm
+//!
+//! Long contexts for local, quantized LLMs: FocusLLM (Li et al. 2024, "FocusLLM: Scaling LLM's
+//! Context by Parallel Decoding") on top of llama.cpp. A long input is cut into chunks of the
+//! model's own window, the question is appended to every chunk, all chunks are decoded in
+//! parallel as separate sequences of one llama.cpp batch, and what they contribute is
+//! integrated into the local context to produce the answer.
+//!
+//! Layers: [`llama`] (the only module touching llama.cpp), [`generate`] (plain generation),
+//! [`stream`] (UTF-8-safe streaming), [`params`] (every parameter and its default).
+#![deny(unsafe_code)]
+
+pub mod error;
+pub mod generate;
+pub mod llama;
+pub mod params;
+pub mod stream;
+
+pub use error::{Error, Result};
+pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
+pub use llama::{CancelHandle, ChatMessage, Context, Model};
+pub use params::{ContextParams, FlashAttention, GenerateParams, ModelParams, SamplerParams};

@@ -1,0 +1,285 @@
+//! A llama.cpp context: KV memory, decoding, logits, cancellation. Used by one thread at a
+//! time (`Send`, not `Sync`); owns an `Arc<Model>` so it can never outlive its model.
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use llama_cpp_sys_2 as sys;
+
+use super::log_bridge::{clear_recent_errors, recent_errors};
+use super::{Batch, MAX_SEQUENCES, Model, Pos, SeqId};
+use crate::error::{Error, Result};
+use crate::params::{ContextParams, FlashAttention};
+
+/// Stops a running decode or generation from any thread. Cloning shares the same flag.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle {
+    flag: Arc<AtomicBool>,
+}
+
+impl CancelHandle {
+    /// Requests cancellation: the running `llama_decode` aborts at its next check, and
+    /// generation loops stop before the next token.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Clears a previous request (done at the start of each job).
+    pub fn reset(&self) {
+        self.flag.store(false, Ordering::SeqCst);
+    }
+}
+
+unsafe extern "C" fn on_abort_check(data: *mut c_void) -> bool {
+    // SAFETY: data is Arc::as_ptr of the AtomicBool owned by the Context's CancelHandle, which
+    // lives as long as the llama_context that calls this.
+    let flag = unsafe { &*(data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
+}
+
+/// A llama.cpp context over a shared model.
+pub struct Context {
+    raw: NonNull<sys::llama_context>,
+    model: Arc<Model>,
+    cancel: CancelHandle,
+    kv_unified: bool,
+    /// Rows of the last decoded batch that produced logits.
+    logit_rows: Vec<bool>,
+}
+
+// SAFETY: a llama_context may be used from any thread as long as only one uses it at a time;
+// Context is not Sync and every mutating call takes &mut self.
+unsafe impl Send for Context {}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: raw came from llama_init_from_model and is freed once, before `model`'s Arc
+        // is released (fields drop after this body).
+        unsafe { sys::llama_free(self.raw.as_ptr()) };
+    }
+}
+
+impl Context {
+    /// Creates a context. `params.n_ctx == 0` means the model's native window.
+    pub fn new(model: Arc<Model>, params: &ContextParams) -> Result<Context> {
+        params.validate()?;
+        let mut raw_params = {
+            // SAFETY: plain value constructor.
+            unsafe { sys::llama_context_default_params() }
+        };
+        raw_params.n_ctx = if params.n_ctx == 0 { model.n_ctx_train() } else { params.n_ctx };
+        raw_params.n_batch = params.n_batch;
+        raw_params.n_ubatch = params.n_ubatch;
+        raw_params.n_seq_max = params.n_seq_max;
+        raw_params.kv_unified = params.kv_unified;
+        raw_params.n_threads = params.n_threads as i32;
+        raw_params.n_threads_batch = params.n_threads as i32;
+        raw_params.flash_attn_type = match params.flash_attention {
+            FlashAttention::Auto => sys::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            FlashAttention::Enabled => sys::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            FlashAttention::Disabled => sys::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        };
+        raw_params.no_perf = true;
+        let cancel = CancelHandle::default();
+        raw_params.abort_callback = Some(on_abort_check);
+        raw_params.abort_callback_data = Arc::as_ptr(&cancel.flag) as *mut c_void;
+        clear_recent_errors();
+        // SAFETY: model is a valid loaded model kept alive by the Arc stored in the result; the
+        // abort data pointer stays valid because `cancel` is stored in the result too.
+        let raw = unsafe { sys::llama_init_from_model(model.raw(), raw_params) };
+        let raw = NonNull::new(raw).ok_or_else(|| {
+            Error::ContextCreate(recent_errors().unwrap_or_else(|| {
+                format!("llama.cpp refused n_ctx {} x n_seq_max {}", raw_params.n_ctx, params.n_seq_max)
+            }))
+        })?;
+        Ok(Context { raw, model, cancel, kv_unified: params.kv_unified, logit_rows: Vec::new() })
+    }
+
+    pub(crate) fn raw(&self) -> *mut sys::llama_context {
+        self.raw.as_ptr()
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// A handle that cancels this context's work from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Total KV cells.
+    pub fn n_ctx(&self) -> u32 {
+        // SAFETY: valid context.
+        unsafe { sys::llama_n_ctx(self.raw()) }
+    }
+
+    /// KV cells one sequence may hold (n_ctx / n_seq_max with split KV, n_ctx when unified).
+    pub fn n_ctx_seq(&self) -> u32 {
+        // SAFETY: valid context.
+        unsafe { sys::llama_n_ctx_seq(self.raw()) }
+    }
+
+    /// Most rows one decode accepts.
+    pub fn n_batch(&self) -> u32 {
+        // SAFETY: valid context.
+        unsafe { sys::llama_n_batch(self.raw()) }
+    }
+
+    pub fn n_seq_max(&self) -> u32 {
+        // SAFETY: valid context.
+        unsafe { sys::llama_n_seq_max(self.raw()) }
+    }
+
+    pub fn kv_unified(&self) -> bool {
+        self.kv_unified
+    }
+
+    /// Decodes a batch. Checks what llama.cpp would abort the process on (more rows than
+    /// n_batch, bad sequence ids) and turns its return codes into errors.
+    pub fn decode(&mut self, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Err(Error::Internal("decode of an empty batch".into()));
+        }
+        let n_batch = self.n_batch() as usize;
+        if batch.len() > n_batch {
+            return Err(Error::Internal(format!("batch of {} rows exceeds n_batch {n_batch}", batch.len())));
+        }
+        let n_seq_max = self.n_seq_max() as SeqId;
+        for row in 0..batch.len() {
+            let ids = batch.seq_ids(row);
+            if let Some(bad) = ids.iter().find(|&&id| id < 0 || id >= n_seq_max) {
+                return Err(Error::Internal(format!("sequence id {bad} outside 0..{n_seq_max}")));
+            }
+            if ids.len() > 1 && !self.kv_unified {
+                return Err(Error::Internal("a row with several sequence ids needs kv_unified".into()));
+            }
+        }
+        self.logit_rows.clear();
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        clear_recent_errors();
+        // SAFETY: valid context; the batch's buffers hold batch.len() initialised rows and stay
+        // alive (borrowed) for the synchronous call.
+        let rc = unsafe { sys::llama_decode(self.raw(), batch.raw()) };
+        match rc {
+            0 => {
+                self.logit_rows = (0..batch.len()).map(|row| batch.wants_logits(row)).collect();
+                Ok(())
+            }
+            1 => Err(Error::KvCacheFull(format!(
+                "{} new tokens do not fit in the {} KV cells ({} per sequence)",
+                batch.len(),
+                self.n_ctx(),
+                self.n_ctx_seq()
+            ))),
+            2 => Err(Error::Cancelled),
+            code => Err(Error::Decode {
+                code,
+                reason: recent_errors().unwrap_or_else(|| "llama.cpp gave no reason".into()),
+            }),
+        }
+    }
+
+    pub(crate) fn check_logits_row(&self, row: usize) -> Result<()> {
+        if self.logit_rows.get(row).copied().unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!("row {row} of the last batch produced no logits")))
+        }
+    }
+
+    /// The logits of batch row `row` of the last decode (n_vocab values). Valid until the next
+    /// decode, which the borrow enforces.
+    pub fn logits(&self, row: usize) -> Result<&[f32]> {
+        self.check_logits_row(row)?;
+        // SAFETY: the row produced logits in the last decode (checked), so llama.cpp returns a
+        // pointer to n_vocab floats that stay valid until the next decode; &self prevents one.
+        let ptr = unsafe { sys::llama_get_logits_ith(self.raw(), row as i32) };
+        if ptr.is_null() {
+            return Err(Error::Internal(format!("llama.cpp has no logits for row {row}")));
+        }
+        // SAFETY: see above; n_vocab floats.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, self.model.n_vocab()) })
+    }
+
+    fn memory(&self) -> sys::llama_memory_t {
+        // SAFETY: valid context; the memory handle lives as long as the context.
+        unsafe { sys::llama_get_memory(self.raw()) }
+    }
+
+    fn check_seq(&self, seq: SeqId) -> Result<()> {
+        let max = self.n_seq_max().min(MAX_SEQUENCES) as SeqId;
+        if (0..max).contains(&seq) {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!("sequence id {seq} outside 0..{max}")))
+        }
+    }
+
+    /// Clears all KV cells.
+    pub fn clear_memory(&mut self) {
+        // SAFETY: valid memory handle.
+        unsafe { sys::llama_memory_clear(self.memory(), true) };
+    }
+
+    /// Removes positions [p0, p1) of `seq` (-1 = open end). Returns false when llama.cpp
+    /// cannot remove a partial range (recurrent models).
+    pub fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<bool> {
+        self.check_seq(seq)?;
+        // SAFETY: valid memory handle, checked sequence id.
+        Ok(unsafe { sys::llama_memory_seq_rm(self.memory(), seq, p0, p1) })
+    }
+
+    /// Makes `dst` hold the cells of `src` in [p0, p1). With split KV only whole sequences
+    /// can be copied (llama.cpp would abort the process otherwise), so that is checked here.
+    pub fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Pos, p1: Pos) -> Result<()> {
+        self.check_seq(src)?;
+        self.check_seq(dst)?;
+        if !self.kv_unified && (p0 > 0 || p1 >= 0) {
+            return Err(Error::Internal("a partial seq_cp needs kv_unified".into()));
+        }
+        // SAFETY: valid memory handle, checked ids, range allowed for this KV mode.
+        unsafe { sys::llama_memory_seq_cp(self.memory(), src, dst, p0, p1) };
+        Ok(())
+    }
+
+    /// Removes every cell not belonging to `seq`.
+    pub fn seq_keep(&mut self, seq: SeqId) -> Result<()> {
+        self.check_seq(seq)?;
+        // SAFETY: valid memory handle, checked id.
+        unsafe { sys::llama_memory_seq_keep(self.memory(), seq) };
+        Ok(())
+    }
+
+    /// Shifts positions [p0, p1) of `seq` by `delta`.
+    pub fn seq_add(&mut self, seq: SeqId, p0: Pos, p1: Pos, delta: Pos) -> Result<()> {
+        self.check_seq(seq)?;
+        // SAFETY: valid memory handle, checked id.
+        unsafe { sys::llama_memory_seq_add(self.memory(), seq, p0, p1, delta) };
+        Ok(())
+    }
+
+    /// Smallest position held by `seq`, or None when it is empty.
+    pub fn seq_pos_min(&self, seq: SeqId) -> Result<Option<Pos>> {
+        self.check_seq(seq)?;
+        // SAFETY: valid memory handle, checked id.
+        let p = unsafe { sys::llama_memory_seq_pos_min(self.memory(), seq) };
+        Ok((p >= 0).then_some(p))
+    }
+
+    /// Largest position held by `seq`, or None when it is empty.
+    pub fn seq_pos_max(&self, seq: SeqId) -> Result<Option<Pos>> {
+        self.check_seq(seq)?;
+        // SAFETY: valid memory handle, checked id.
+        let p = unsafe { sys::llama_memory_seq_pos_max(self.memory(), seq) };
+        Ok((p >= 0).then_some(p))
+    }
+}

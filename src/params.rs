@@ -1,0 +1,245 @@
+//! Every parameter struct and its `Default`: the single source of defaults. Each struct has a
+//! `validate()` that names the offending field and value.
+
+use crate::error::{Error, Result};
+use crate::llama::MAX_SEQUENCES;
+
+/// How a model is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelParams {
+    /// Layers to offload to the GPU (0 = CPU only; a large number = all). Ignored on CPU builds.
+    pub n_gpu_layers: i32,
+    /// Map the file instead of reading it into memory.
+    pub use_mmap: bool,
+    /// Load only the vocabulary (tokenize without weights).
+    pub vocab_only: bool,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            n_gpu_layers: if cfg!(any(feature = "cuda", feature = "metal")) { 999 } else { 0 },
+            use_mmap: true,
+            vocab_only: false,
+        }
+    }
+}
+
+impl ModelParams {
+    pub fn validate(&self) -> Result<()> {
+        if self.n_gpu_layers < 0 {
+            return Err(Error::invalid_param(format!("n_gpu_layers must be >= 0, got {}", self.n_gpu_layers)));
+        }
+        Ok(())
+    }
+}
+
+/// Flash attention setting (llama.cpp's `flash_attn_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlashAttention {
+    /// llama.cpp decides (on for CPU).
+    #[default]
+    Auto,
+    Enabled,
+    Disabled,
+}
+
+/// The number of threads to use by default: every core the process may use.
+pub fn default_threads() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+}
+
+/// How a llama.cpp context is created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextParams {
+    /// KV cells in total; 0 = the model's native window.
+    pub n_ctx: u32,
+    /// Most tokens per `llama_decode` call.
+    pub n_batch: u32,
+    /// Most tokens per compute step inside a decode (<= n_batch).
+    pub n_ubatch: u32,
+    /// Sequences the context holds at once (1..=256).
+    pub n_seq_max: u32,
+    /// One KV pool shared by all sequences (needed to share cells between sequences).
+    pub kv_unified: bool,
+    /// CPU threads for prompt processing and generation.
+    pub n_threads: u32,
+    pub flash_attention: FlashAttention,
+}
+
+impl Default for ContextParams {
+    fn default() -> Self {
+        ContextParams {
+            n_ctx: 0,
+            n_batch: 2048,
+            n_ubatch: 512,
+            n_seq_max: 1,
+            kv_unified: false,
+            n_threads: default_threads(),
+            flash_attention: FlashAttention::Auto,
+        }
+    }
+}
+
+impl ContextParams {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::invalid_param(msg));
+        if self.n_threads == 0 || self.n_threads > 1024 {
+            return bad(format!("n_threads must be in 1..=1024, got {}", self.n_threads));
+        }
+        if self.n_batch == 0 {
+            return bad("n_batch must be at least 1, got 0".into());
+        }
+        if self.n_ubatch == 0 {
+            return bad("n_ubatch must be at least 1, got 0".into());
+        }
+        if self.n_ubatch > self.n_batch {
+            return bad(format!("n_ubatch {} must not exceed n_batch {}", self.n_ubatch, self.n_batch));
+        }
+        if self.n_seq_max == 0 || self.n_seq_max > MAX_SEQUENCES {
+            return bad(format!("n_seq_max must be in 1..={MAX_SEQUENCES}, got {}", self.n_seq_max));
+        }
+        if self.n_ctx > 0 && self.n_ctx < 8 {
+            return bad(format!("n_ctx must be 0 (the model's window) or at least 8, got {}", self.n_ctx));
+        }
+        Ok(())
+    }
+}
+
+/// Token sampling, done by llama.cpp's sampler chain. `temperature <= 0` is greedy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplerParams {
+    pub temperature: f32,
+    /// 0 disables top-k.
+    pub top_k: i32,
+    /// 1.0 disables top-p.
+    pub top_p: f32,
+    /// 0.0 disables min-p.
+    pub min_p: f32,
+    /// 1.0 disables the repetition penalty.
+    pub repeat_penalty: f32,
+    /// How many recent tokens the penalty looks at (-1 = the whole context).
+    pub repeat_last_n: i32,
+    pub seed: u32,
+}
+
+impl Default for SamplerParams {
+    /// Greedy: the reproducible choice for retrieval and for tests.
+    fn default() -> Self {
+        SamplerParams {
+            temperature: 0.0,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 42,
+        }
+    }
+}
+
+impl SamplerParams {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::invalid_param(msg));
+        if !self.temperature.is_finite() {
+            return bad(format!("temperature must be a finite number, got {}", self.temperature));
+        }
+        if self.top_k < 0 {
+            return bad(format!("top_k must be >= 0, got {}", self.top_k));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad(format!("top_p must be in (0, 1], got {}", self.top_p));
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return bad(format!("min_p must be in [0, 1], got {}", self.min_p));
+        }
+        if !(self.repeat_penalty.is_finite() && self.repeat_penalty > 0.0) {
+            return bad(format!("repeat_penalty must be > 0, got {}", self.repeat_penalty));
+        }
+        if self.repeat_last_n < -1 {
+            return bad(format!("repeat_last_n must be >= -1, got {}", self.repeat_last_n));
+        }
+        Ok(())
+    }
+}
+
+/// What one generation does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateParams {
+    /// Most tokens to generate (>= 1).
+    pub max_tokens: u32,
+    /// Generation stops when the text contains one of these; the stop text is not emitted.
+    pub stop: Vec<String>,
+    pub sampler: SamplerParams,
+    /// Render control tokens (`<|im_end|>`) as text in the output instead of dropping them.
+    pub render_special: bool,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        GenerateParams { max_tokens: 256, stop: Vec::new(), sampler: SamplerParams::default(), render_special: false }
+    }
+}
+
+impl GenerateParams {
+    pub fn validate(&self) -> Result<()> {
+        if self.max_tokens == 0 {
+            return Err(Error::invalid_param("max_tokens must be at least 1, got 0"));
+        }
+        if self.stop.iter().any(String::is_empty) {
+            return Err(Error::invalid_param("a stop string must not be empty"));
+        }
+        self.sampler.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        ModelParams::default().validate().unwrap();
+        ContextParams::default().validate().unwrap();
+        SamplerParams::default().validate().unwrap();
+        GenerateParams::default().validate().unwrap();
+    }
+
+    fn message(r: Result<()>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn context_params_name_the_bad_field_and_value() {
+        let base = ContextParams::default();
+        assert!(
+            message(ContextParams { n_threads: 0, ..base.clone() }.validate())
+                .contains("n_threads must be in 1..=1024, got 0")
+        );
+        assert!(message(ContextParams { n_batch: 0, ..base.clone() }.validate()).contains("n_batch"));
+        assert!(message(ContextParams { n_ubatch: 0, ..base.clone() }.validate()).contains("n_ubatch"));
+        assert!(
+            message(ContextParams { n_batch: 64, n_ubatch: 128, ..base.clone() }.validate())
+                .contains("n_ubatch 128 must not exceed n_batch 64")
+        );
+        assert!(message(ContextParams { n_seq_max: 0, ..base.clone() }.validate()).contains("n_seq_max"));
+        assert!(message(ContextParams { n_seq_max: 257, ..base.clone() }.validate()).contains("257"));
+        assert!(message(ContextParams { n_ctx: 3, ..base }.validate()).contains("n_ctx"));
+    }
+
+    #[test]
+    fn sampler_and_generate_params_are_checked() {
+        let s = SamplerParams::default();
+        assert!(message(SamplerParams { temperature: f32::NAN, ..s.clone() }.validate()).contains("temperature"));
+        assert!(message(SamplerParams { top_p: 0.0, ..s.clone() }.validate()).contains("top_p"));
+        assert!(message(SamplerParams { top_k: -1, ..s.clone() }.validate()).contains("top_k"));
+        assert!(message(SamplerParams { min_p: 2.0, ..s.clone() }.validate()).contains("min_p"));
+        assert!(message(SamplerParams { repeat_penalty: 0.0, ..s }.validate()).contains("repeat_penalty"));
+        let g = GenerateParams::default();
+        assert!(message(GenerateParams { max_tokens: 0, ..g.clone() }.validate()).contains("max_tokens"));
+        assert!(message(GenerateParams { stop: vec![String::new()], ..g }.validate()).contains("stop string"));
+        assert!(
+            message(ModelParams { n_gpu_layers: -2, ..ModelParams::default() }.validate()).contains("n_gpu_layers")
+        );
+    }
+}
