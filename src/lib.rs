@@ -14,6 +14,7 @@ pub mod error;
 pub mod generate;
 pub mod llama;
 pub mod params;
+pub mod plan;
 pub mod stream;
 
 pub use error::{Error, Result};
