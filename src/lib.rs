@@ -6,7 +6,7 @@
 //! parallel as separate sequences of one llama.cpp batch, and what they contribute is
 //! integrated into the local context to produce the answer.
 //!
-//! Layers: [`llama`] (the only module touching llama.cpp), [`generate`] (plain generation),
+//! Layers: [`llama`] (the only module touching llama.cpp), [`mod@generate`] (plain generation),
 //! [`stream`] (UTF-8-safe streaming), [`params`] (every parameter and its default).
 #![deny(unsafe_code)]
 

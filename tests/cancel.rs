@@ -42,7 +42,7 @@ fn cancel_between_tokens_then_the_context_works_again() {
     );
     canceller.join().unwrap();
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
-    assert!(pieces >= 1 && pieces < 400, "{pieces} pieces");
+    assert!((1..400).contains(&pieces), "{pieces} pieces");
     // The next job starts afresh.
     let again = focusllm::generate(
         &mut ctx,

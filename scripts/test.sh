@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's whole test suite: formatting, lints, docs, Rust unit and integration tests
+# against the real models. Fetches the models first when they are missing.
+#
+#   scripts/test.sh
+#
+# System packages: see scripts/install-deps.sh (cmake, libclang, clang, valgrind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "models"
+scripts/fetch-models.sh all
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+# Everything builds in the release profile: llama.cpp is compiled once per profile, and a
+# second (debug) copy would double the build time.
+step "cargo clippy -D warnings"
+cargo clippy --release --all-targets --features hf-tokenizer -- -D warnings
+
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --features hf-tokenizer
+
+step "cargo test"
+cargo test --release --features hf-tokenizer
