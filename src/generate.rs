@@ -132,7 +132,7 @@ pub fn generate(
     if tokens.len() >= room {
         return Err(Error::TooLong(format!(
             "the prompt has {} tokens but the context holds {room} (one more is needed to generate); \
-             use a larger n_ctx, or the FocusLLM engine for long inputs",
+             use a larger n_ctx, or the FocusLLM engine (`ask`) for long inputs",
             tokens.len()
         )));
     }
@@ -140,16 +140,47 @@ pub fn generate(
     ctx.clear_memory();
     let mut batch = Batch::new((ctx.n_batch() as usize).min(tokens.len()).max(1), 1)?;
     let started = Instant::now();
-    let mut row = decode_sequence(ctx, &mut batch, &tokens, 0, 0, observer.on_progress)?;
+    let row = decode_sequence(ctx, &mut batch, &tokens, 0, 0, observer.on_progress)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
+    let mut generation = continue_generation(
+        ctx,
+        0,
+        Continuation { row, n_past: tokens.len(), history: &tokens },
+        params,
+        observer.on_piece,
+    )?;
+    generation.prompt_tokens = tokens.len();
+    generation.prompt_seconds = prompt_seconds;
+    Ok(generation)
+}
 
+/// Where generation picks up: the batch row whose logits give the first token, the next free
+/// position of sequence 0, and the tokens seen so far (for the repetition penalty).
+pub(crate) struct Continuation<'a> {
+    pub row: usize,
+    pub n_past: usize,
+    pub history: &'a [Token],
+}
+
+/// Samples and streams tokens in sequence `seq` of `ctx`, whose last decode produced logits at
+/// `start.row`. Prompt counts and times in the result are left at zero for the caller.
+pub(crate) fn continue_generation(
+    ctx: &mut Context,
+    seq: i32,
+    start: Continuation<'_>,
+    params: &GenerateParams,
+    on_piece: &mut dyn FnMut(&str, &[Token]) -> bool,
+) -> Result<Generation> {
+    let model = ctx.model().clone();
+    let room = ctx.n_ctx_seq() as usize;
     let mut sampler = Sampler::new(&params.sampler, model.n_vocab())?;
     if params.sampler.repeat_penalty != 1.0 {
-        tokens.iter().for_each(|&t| sampler.accept(t));
+        start.history.iter().for_each(|&t| sampler.accept(t));
     }
-    let mut out = StreamOut::new(&params.stop, observer.on_piece);
+    let mut batch = Batch::new(1, 1)?;
+    let mut out = StreamOut::new(&params.stop, on_piece);
     let mut generated = Vec::new();
-    let mut n_past = tokens.len();
+    let (mut row, mut n_past) = (start.row, start.n_past);
     let started = Instant::now();
     let finish = loop {
         if ctx.cancel_handle().is_cancelled() {
@@ -170,17 +201,17 @@ pub fn generate(
             break FinishReason::ContextFull;
         }
         batch.clear();
-        row = batch.push(token, n_past as i32, &[0], true)?;
+        row = batch.push(token, n_past as i32, &[seq], true)?;
         ctx.decode(&batch)?;
         n_past += 1;
     };
     let finish = out.finish(finish);
     Ok(Generation {
-        text: out.text,
+        text: std::mem::take(&mut out.text),
         tokens: generated,
-        prompt_tokens: tokens.len(),
+        prompt_tokens: 0,
         finish,
-        prompt_seconds,
+        prompt_seconds: 0.0,
         generate_seconds: started.elapsed().as_secs_f64(),
     })
 }

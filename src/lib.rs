@@ -11,13 +11,21 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod focus;
 pub mod generate;
+pub mod gguf;
 pub mod llama;
 pub mod params;
 pub mod plan;
 pub mod stream;
+pub mod tasks;
+#[cfg(feature = "hf-tokenizer")]
+pub mod tokenizer;
 
 pub use error::{Error, Result};
+pub use focus::{Answer, AskStats, Session};
 pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
 pub use llama::{CancelHandle, ChatMessage, Context, Model};
-pub use params::{ContextParams, FlashAttention, GenerateParams, ModelParams, SamplerParams};
+pub use params::{
+    ContextParams, FlashAttention, FocusParams, GenerateParams, ModelParams, SamplerParams, SessionParams, Strategy,
+};

@@ -193,6 +193,103 @@ impl GenerateParams {
     }
 }
 
+/// How what the chunks hold reaches the answer (see `METHOD.md` in the design notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Score every chunk by how sure the model is after reading it with the question appended,
+    /// keep the `top_chunks` best, and let the local context attend to their whole KV
+    /// (re-positioned in document order): focus, then attend.
+    #[default]
+    Focus,
+    /// NBCE-style: the `top_chunks` best chunks and a context-free row decode in parallel; at
+    /// each step the most confident chunk's log-probabilities, contrasted with the
+    /// context-free ones, choose the token.
+    LogitFusion,
+    /// The paper's structure, training-free: the last `candidate_cells` KV cells of every
+    /// chunk's appended question (its candidate tokens) are shared into the local context.
+    Candidate,
+}
+
+/// Parameters of the FocusLLM engine. A length of 0 means "the default for this model and
+/// strategy" (see [`crate::focus`] for how defaults are derived).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FocusParams {
+    pub strategy: Strategy,
+    /// The window the engine plans for; 0 = the model's training window (n_ctx_train).
+    pub window: u32,
+    /// Tokens per chunk of memory.
+    pub chunk_len: u32,
+    /// Tokens of the input's tail kept as the local context.
+    pub local_len: u32,
+    /// Tokens of the local context appended to every chunk (the dynamic prompt).
+    pub prompt_len: u32,
+    /// Chunks kept after scoring (Focus, LogitFusion).
+    pub top_chunks: u32,
+    /// Chunk sequences decoded together in one wave (bounds memory).
+    pub wave_size: u32,
+    /// Weight of the context-free contrast in LogitFusion.
+    pub fusion_beta: f32,
+    /// KV cells each chunk contributes in the Candidate strategy.
+    pub candidate_cells: u32,
+    /// Wrap document and question in the model's chat template (when it has one).
+    pub use_chat_template: bool,
+}
+
+impl Default for FocusParams {
+    fn default() -> Self {
+        FocusParams {
+            strategy: Strategy::Focus,
+            window: 0,
+            chunk_len: 0,
+            local_len: 0,
+            prompt_len: 0,
+            top_chunks: 2,
+            wave_size: 4,
+            fusion_beta: 0.25,
+            candidate_cells: 1,
+            use_chat_template: true,
+        }
+    }
+}
+
+impl FocusParams {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::invalid_param(msg));
+        if self.window > 0 && self.window < 64 {
+            return bad(format!("window must be 0 (the model's) or at least 64, got {}", self.window));
+        }
+        if self.top_chunks == 0 || self.top_chunks > 64 {
+            return bad(format!("top_chunks must be in 1..=64, got {}", self.top_chunks));
+        }
+        if self.wave_size == 0 || self.wave_size > MAX_SEQUENCES - 2 {
+            return bad(format!("wave_size must be in 1..={}, got {}", MAX_SEQUENCES - 2, self.wave_size));
+        }
+        if !(self.fusion_beta.is_finite() && (0.0..=4.0).contains(&self.fusion_beta)) {
+            return bad(format!("fusion_beta must be in [0, 4], got {}", self.fusion_beta));
+        }
+        if self.candidate_cells == 0 {
+            return bad("candidate_cells must be at least 1, got 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// A session: how its contexts are made and how the engine runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionParams {
+    /// Threads, batch sizes, flash attention, and n_ctx for plain generation (0 = the model's
+    /// window). The engine sizes n_ctx, n_seq_max and kv_unified itself for long inputs.
+    pub context: ContextParams,
+    pub focus: FocusParams,
+}
+
+impl SessionParams {
+    pub fn validate(&self) -> Result<()> {
+        self.context.validate()?;
+        self.focus.validate()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

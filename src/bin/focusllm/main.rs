@@ -1,9 +1,13 @@
 //! `focusllm`: the command-line program for the main jobs.
 //!
 //!   focusllm generate "Once upon a time"          plain generation (prompt fits the window)
+//!   focusllm ask book.txt "Who is the narrator?"   FocusLLM over a long document
+//!   focusllm passkey --profile quick               the retrieval benchmark
 //!
 //! Errors are printed in plain words and the exit status is non-zero.
 
+mod ask;
+mod bench;
 mod progress;
 
 use std::io::Write;
@@ -29,10 +33,14 @@ struct Cli {
 enum Command {
     /// Generate text from a prompt that fits the model's window.
     Generate(GenerateArgs),
+    /// Answer a question about a long text file (FocusLLM).
+    Ask(ask::AskArgs),
+    /// Run the long-context retrieval benchmark (passkey or needle in prose).
+    Passkey(bench::BenchArgs),
 }
 
 #[derive(Args)]
-struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// GGUF model file [default: $FOCUSLLM_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf, else ./models/...]
     #[arg(short, long)]
     model: Option<PathBuf>,
@@ -45,7 +53,7 @@ struct ModelArgs {
 }
 
 #[derive(Args)]
-struct SamplingArgs {
+pub(crate) struct SamplingArgs {
     /// Most tokens to generate.
     #[arg(short = 'n', long, default_value_t = 256)]
     max_tokens: u32,
@@ -84,6 +92,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => run_generate(args),
+        Command::Ask(args) => ask::run(args),
+        Command::Passkey(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,7 +119,7 @@ fn default_model_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("models").join(DEFAULT_MODEL_FILE))
 }
 
-fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, String> {
+pub(crate) fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, String> {
     let path = args.model.clone().unwrap_or_else(default_model_path);
     if args.model.is_none() && !path.is_file() {
         return Err(format!(
@@ -131,7 +141,7 @@ fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, String> {
     Ok(model)
 }
 
-fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String> {
+pub(crate) fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String> {
     let mut params = ContextParams { n_ctx, ..Default::default() };
     if let Some(threads) = args.threads {
         params.n_threads = threads;
@@ -140,7 +150,7 @@ fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String>
     Ok(params)
 }
 
-fn generate_params(args: &SamplingArgs) -> GenerateParams {
+pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
     GenerateParams {
         max_tokens: args.max_tokens,
         stop: args.stop.clone(),
@@ -149,7 +159,7 @@ fn generate_params(args: &SamplingArgs) -> GenerateParams {
     }
 }
 
-fn read_text_file(path: &PathBuf) -> Result<String, String> {
+pub(crate) fn read_text_file(path: &PathBuf) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         format!("{} is not valid UTF-8 (first bad byte at offset {})", path.display(), e.utf8_error().valid_up_to())
@@ -157,7 +167,7 @@ fn read_text_file(path: &PathBuf) -> Result<String, String> {
 }
 
 /// Prints streamed pieces as they come.
-fn print_piece(text: &str) -> bool {
+pub(crate) fn print_piece(text: &str) -> bool {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) stops generation instead of failing it.
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok()

@@ -1,0 +1,271 @@
+//! `focusllm passkey`: the long-context retrieval benchmark. For each length, depth and
+//! strategy it builds a case (passkey or needle in prose), asks the engine, and records
+//! correctness, time, throughput and peak memory. Prints a table and the command that made
+//! it; appends machine-readable rows to a CSV file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use focusllm::tasks::{self, Case};
+use focusllm::{Observer, Session, SessionParams};
+
+use crate::ask::{FocusArgs, StrategyArg};
+use crate::{ModelArgs, SamplingArgs, context_params, generate_params, load_model};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Task {
+    Passkey,
+    Needle,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    focus: FocusArgs,
+    #[arg(long, value_enum, default_value = "passkey")]
+    task: Task,
+    /// Input lengths in tokens.
+    #[arg(long, value_delimiter = ',', default_value = "2048,4096")]
+    lengths: Vec<usize>,
+    /// Depths per length, spread evenly from the start (0) to the end (1).
+    #[arg(long, default_value_t = 10)]
+    depths: usize,
+    /// Strategies to compare (overrides --strategy).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    strategies: Vec<StrategyArg>,
+    /// Tokens to generate for each answer.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    max_tokens: u32,
+    /// Seed of the keys and needle words.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Wrap the case in the model's chat template (default: raw text, as llama.cpp's passkey).
+    #[arg(long)]
+    chat: bool,
+    /// Append result rows to this CSV file.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+}
+
+/// One measured case.
+struct Row {
+    method: String,
+    length: usize,
+    depth: f64,
+    correct: bool,
+    seconds: f64,
+    input_tokens: usize,
+    prefill_seconds: f64,
+    generated: usize,
+    generate_seconds: f64,
+    peak_rss_mb: f64,
+    answer: String,
+}
+
+pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    if args.depths == 0 || args.lengths.is_empty() {
+        return Err("give at least one length and one depth".into());
+    }
+    let model = load_model(&args.model)?;
+    let model_name = model.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let strategies = if args.strategies.is_empty() { vec![args.focus.strategy] } else { args.strategies.clone() };
+    let prose = match args.task {
+        Task::Needle => tasks::load_prose(Path::new(tasks::PROSE_DIR)).map_err(|e| e.to_string())?,
+        Task::Passkey => String::new(),
+    };
+    let count_model = model.clone();
+    let count = move |text: &str| count_model.tokenize(text, false, false).map(|t| t.len());
+    let sampling = SamplingArgs { max_tokens: args.max_tokens, temperature: 0.0, seed: 42, stop: vec!["\n".into()] };
+    let params = generate_params(&sampling);
+    let mut rows = Vec::new();
+    let mut csv = args.csv.as_deref().map(open_csv).transpose()?;
+    for &length in &args.lengths {
+        for strategy in &strategies {
+            let mut focus = args.focus.clone();
+            focus.strategy = *strategy;
+            focus.raw = !args.chat;
+            let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
+            let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
+            for d in 0..args.depths {
+                let depth = if args.depths == 1 { 0.5 } else { d as f64 / (args.depths - 1) as f64 };
+                let case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
+                let row = run_case(&mut session, &case, &params, method_name(*strategy), length, depth)?;
+                eprintln!(
+                    "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?}",
+                    row.method,
+                    length,
+                    depth,
+                    if row.correct { "ok  " } else { "MISS" },
+                    row.seconds,
+                    row.answer
+                );
+                if let Some((file, _)) = csv.as_mut() {
+                    write_csv_row(file, &row, &model_name)?;
+                }
+                rows.push(row);
+            }
+        }
+    }
+    print_table(&rows, &model_name, &command);
+    if let Some((_, path)) = csv {
+        println!("rows appended to {}", path.display());
+    }
+    Ok(())
+}
+
+fn method_name(strategy: StrategyArg) -> String {
+    match strategy {
+        StrategyArg::Focus => "focus",
+        StrategyArg::Fusion => "fusion",
+        StrategyArg::Candidate => "candidate",
+    }
+    .to_string()
+}
+
+const NEEDLE_WORDS: &[&str] =
+    &["apple", "river", "violet", "copper", "falcon", "harbor", "meadow", "lantern", "glacier", "orchid"];
+
+/// A deterministic 5-digit key / 7-digit number per (seed, length, depth index).
+fn key_for(seed: u64, length: usize, index: usize) -> u32 {
+    let mut x =
+        seed ^ (length as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 29;
+    (x % 9_000_000) as u32 + 1_000_000
+}
+
+fn build_case(
+    task: Task,
+    prose: &str,
+    length: usize,
+    depth: f64,
+    seed: u64,
+    index: usize,
+    count: &dyn Fn(&str) -> focusllm::Result<usize>,
+) -> Result<Case, String> {
+    let key = key_for(seed, length, index);
+    match task {
+        Task::Passkey => tasks::passkey(length, depth, 10_000 + key % 90_000, count),
+        Task::Needle => tasks::needle(prose, length, depth, NEEDLE_WORDS[index % NEEDLE_WORDS.len()], key, count),
+    }
+    .map_err(|e| e.to_string())
+}
+
+fn run_case(
+    session: &mut Session,
+    case: &Case,
+    params: &focusllm::GenerateParams,
+    method: String,
+    length: usize,
+    depth: f64,
+) -> Result<Row, String> {
+    reset_peak_rss();
+    let started = Instant::now();
+    let answer = session
+        .ask(
+            &case.document,
+            &case.question,
+            params,
+            Observer { on_piece: &mut |_, _| true, on_progress: &mut |_| true },
+        )
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Row {
+        method,
+        length,
+        depth,
+        correct: case.is_correct(&answer.generation.text),
+        seconds,
+        input_tokens: answer.stats.input_tokens,
+        prefill_seconds: answer.stats.prefill_seconds,
+        generated: answer.generation.tokens.len(),
+        generate_seconds: answer.generation.generate_seconds,
+        peak_rss_mb: peak_rss_mb(),
+        answer: answer.generation.text,
+    })
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux: "5" to clear_refs), so each case
+/// reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory since the last reset, in MiB (VmHWM).
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+const CSV_HEADER: &str =
+    "method,model,length,depth,correct,seconds,peak_rss_mb,input_tokens,prefill_tok_s,ttft_s,gen_tok_s,answer";
+
+fn open_csv(path: &Path) -> Result<(std::fs::File, PathBuf), String> {
+    let fresh = !path.exists();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if fresh {
+        writeln!(file, "{CSV_HEADER}").map_err(|e| e.to_string())?;
+    }
+    Ok((file, path.to_path_buf()))
+}
+
+fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(), String> {
+    let answer = row.answer.replace('"', "'").replace(['\n', '\r'], " ");
+    writeln!(
+        file,
+        "{},{},{},{:.3},{},{:.3},{:.1},{},{:.1},{:.3},{:.1},\"{}\"",
+        row.method,
+        model,
+        row.length,
+        row.depth,
+        u8::from(row.correct),
+        row.seconds,
+        row.peak_rss_mb,
+        row.input_tokens,
+        row.input_tokens as f64 / row.prefill_seconds.max(1e-9),
+        row.prefill_seconds,
+        row.generated as f64 / row.generate_seconds.max(1e-9),
+        answer
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn print_table(rows: &[Row], model: &str, command: &str) {
+    println!("\nmodel: {model}");
+    println!("| method | length | accuracy | prefill tok/s | TTFT s | gen tok/s | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut keys: Vec<(String, usize)> = rows.iter().map(|r| (r.method.clone(), r.length)).collect();
+    keys.dedup();
+    for (method, length) in keys {
+        let group: Vec<&Row> = rows.iter().filter(|r| r.method == method && r.length == length).collect();
+        let n = group.len() as f64;
+        let correct = group.iter().filter(|r| r.correct).count();
+        let mean = |f: &dyn Fn(&Row) -> f64| group.iter().map(|r| f(r)).sum::<f64>() / n;
+        println!(
+            "| {method} | {length} | {correct}/{} | {:.0} | {:.1} | {:.1} | {:.0} |",
+            group.len(),
+            mean(&|r| r.input_tokens as f64 / r.prefill_seconds.max(1e-9)),
+            mean(&|r| r.prefill_seconds),
+            mean(&|r| r.generated as f64 / r.generate_seconds.max(1e-9)),
+            group.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max),
+        );
+    }
+    println!("\ncommand: {command}");
+}

@@ -1,0 +1,127 @@
+//! Strategies whose answer comes from one local sequence attending to what the chunks hold:
+//! focus-then-attend (the text of the most confident chunks) and candidate (the last cells of
+//! every chunk's appended prompt, the paper's structure without training).
+
+use std::time::Instant;
+
+use super::math::BestK;
+use super::scan::{Finished, chunk_seq_len, scan, wave_width};
+use super::{Job, ProgressCounter};
+use crate::error::Result;
+use crate::generate::{Continuation, Generation, Observer, continue_generation, decode_sequence};
+use crate::llama::{Batch, Context, Pos, SeqId, Token};
+use crate::params::GenerateParams;
+
+/// Focus, then attend: score every chunk (split KV, each chunk attends only to itself), keep
+/// the `top_chunks` with the lowest entropy, then answer in a fresh single-sequence context
+/// from `[prefix][chunk a][chunk b]...[local]`, chunks in document order. Re-reading the kept
+/// chunks costs `top_chunks * chunk_len` tokens, a constant per question, and lets each kept
+/// chunk see the ones before it, as in a normal reading.
+pub(crate) fn focus_then_attend(
+    job: &Job<'_>,
+    params: &GenerateParams,
+    observer: Observer<'_>,
+) -> Result<(Generation, Vec<usize>)> {
+    let Observer { on_piece, on_progress } = observer;
+    let started = Instant::now();
+    let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
+    let reread: usize = job.plan.longest_chunk() * top;
+    let mut progress = ProgressCounter::new(job.prefill_total() + job.input.prefix.len() + reread, on_progress);
+    let mut best = BestK::new(top);
+    {
+        let width = wave_width(job);
+        let cells_per_seq = (chunk_seq_len(job) + 1).div_ceil(256) * 256;
+        let mut ctx = job.context(cells_per_seq * width, width, false)?;
+        scan(job, &mut ctx, 0, &mut progress, &mut |_, done: Finished<'_>| {
+            best.offer(done.entropy, done.chunk, ());
+            Ok(())
+        })?;
+    } // the scan's KV is released before the answer's is allocated
+    let selected: Vec<usize> = best.into_sorted_by_index().into_iter().map(|(chunk, ())| chunk).collect();
+    let mut tokens: Vec<Token> = job.input.prefix.clone();
+    for &chunk in &selected {
+        tokens.extend_from_slice(&job.input.body[job.plan.chunks[chunk].clone()]);
+    }
+    let mut ctx = job.context(tokens.len() + job.plan.local.len() + params.max_tokens as usize + 1, 1, false)?;
+    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    decode_counted(&mut ctx, &mut batch, &tokens, 0, 0, &mut progress)?;
+    let generation = answer_from_local(job, &mut ctx, 0, tokens.len(), params, &mut progress, on_piece, started)?;
+    Ok((generation, selected))
+}
+
+/// The paper's structure, training-free: in one unified-KV context, the local sequence holds
+/// the prefix, then the last `candidate_cells` cells of every chunk's appended prompt (moved
+/// to consecutive positions, chunk by chunk), then the local context it answers from.
+pub(crate) fn candidates(
+    job: &Job<'_>,
+    params: &GenerateParams,
+    observer: Observer<'_>,
+) -> Result<(Generation, Vec<usize>)> {
+    const LOCAL: SeqId = 0;
+    let Observer { on_piece, on_progress } = observer;
+    let started = Instant::now();
+    let prefix = &job.input.prefix;
+    let cells = job.focus.candidate_cells as usize;
+    let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len(), on_progress);
+    let width = wave_width(job);
+    let local_cells = prefix.len() + job.plan.chunks.len() * cells + job.plan.local.len() + params.max_tokens as usize;
+    let mut ctx = job.context(width * chunk_seq_len(job) + local_cells + 1, width + 1, true)?;
+    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    if !prefix.is_empty() {
+        decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
+    }
+    let mut end = prefix.len();
+    scan(job, &mut ctx, 1, &mut progress, &mut |ctx, done: Finished<'_>| {
+        let total = done.tokens.len();
+        let n = cells.min(total);
+        let first = (total - n) as Pos;
+        // Keep the last n cells only, move them to `end..end + n`, share them into LOCAL.
+        ctx.seq_rm(done.seq, 0, first)?;
+        ctx.seq_add(done.seq, first, -1, end as Pos - first)?;
+        ctx.seq_cp(done.seq, LOCAL, -1, -1)?;
+        end += n;
+        Ok(())
+    })?;
+    let generation = answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, started)?;
+    Ok((generation, Vec::new()))
+}
+
+/// Decodes `tokens` into `seq` from position `start`, adding to the job's progress.
+fn decode_counted(
+    ctx: &mut Context,
+    batch: &mut Batch,
+    tokens: &[Token],
+    seq: SeqId,
+    start: usize,
+    progress: &mut ProgressCounter<'_>,
+) -> Result<usize> {
+    let mut reported = 0;
+    decode_sequence(ctx, batch, tokens, seq, start as Pos, &mut |p| {
+        let keep_going = progress.add(p.done - reported).is_ok();
+        reported = p.done;
+        keep_going
+    })
+}
+
+/// Decodes the local context into `seq` after position `end` and generates the answer.
+#[allow(clippy::too_many_arguments)]
+fn answer_from_local(
+    job: &Job<'_>,
+    ctx: &mut Context,
+    seq: SeqId,
+    end: usize,
+    params: &GenerateParams,
+    progress: &mut ProgressCounter<'_>,
+    on_piece: &mut dyn FnMut(&str, &[i32]) -> bool,
+    started: Instant,
+) -> Result<Generation> {
+    let local = &job.input.body[job.plan.local.clone()];
+    let mut batch = Batch::new((ctx.n_batch() as usize).min(local.len()).max(1), 1)?;
+    let row = decode_counted(ctx, &mut batch, local, seq, end, progress)?;
+    let prompt_seconds = started.elapsed().as_secs_f64();
+    let start = Continuation { row, n_past: end + local.len(), history: local };
+    let mut generation = continue_generation(ctx, seq, start, params, on_piece)?;
+    generation.prompt_tokens = job.input.prefix.len() + job.input.body.len();
+    generation.prompt_seconds = prompt_seconds;
+    Ok(generation)
+}

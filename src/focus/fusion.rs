@@ -1,0 +1,138 @@
+//! Logit fusion (NBCE, Su et al. 2024) over the most confident chunks. One split-KV context
+//! holds the scan's lanes, `top_chunks` slots for the best chunks so far (whole-sequence
+//! copies, made when a chunk enters the top), the local context and a context-free row
+//! (prefix + question only). Generation then runs every live row in one batch per step; the
+//! lowest-entropy row, contrasted with the context-free row, chooses each token.
+
+use std::time::Instant;
+
+use super::math::{BestK, argmin, entropy, fuse, log_softmax};
+use super::scan::{Finished, chunk_seq_len, scan, wave_width};
+use super::{Job, ProgressCounter};
+use crate::error::{Error, Result};
+use crate::generate::{FinishReason, Generation, Observer, StreamOut, decode_sequence};
+use crate::llama::{Batch, Context, Pos, Sampler, SeqId, Token};
+use crate::params::GenerateParams;
+
+/// One live sequence of the fused generation.
+struct Row {
+    seq: SeqId,
+    /// Next free position.
+    pos: usize,
+    /// Batch row of its logits in the last decode.
+    row: usize,
+}
+
+pub(crate) fn logit_fusion(
+    job: &Job<'_>,
+    params: &GenerateParams,
+    observer: Observer<'_>,
+) -> Result<(Generation, Vec<usize>)> {
+    let Observer { on_piece, on_progress } = observer;
+    let started = Instant::now();
+    let prefix = &job.input.prefix;
+    let local: Vec<Token> = [prefix.as_slice(), &job.input.body[job.plan.local.clone()]].concat();
+    let context_free: Vec<Token> = [prefix.as_slice(), &job.input.body[job.plan.prompt.clone()]].concat();
+    let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
+    let width = wave_width(job);
+    // Sequences: lanes 0..width, kept-chunk slots, then local, then context-free.
+    let slots = width as SeqId;
+    let (local_seq, free_seq) = (slots + top as SeqId, slots + top as SeqId + 1);
+    let longest = chunk_seq_len(job).max(local.len()).max(context_free.len());
+    let cells_per_seq = (longest + params.max_tokens as usize + 1).div_ceil(256) * 256;
+    let n_seqs = width + top + 2;
+    let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
+    let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len() + context_free.len(), on_progress);
+
+    // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
+    let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
+    let mut free_slots: Vec<SeqId> = (0..top as SeqId).rev().map(|i| slots + i).collect();
+    scan(job, &mut ctx, 0, &mut progress, &mut |ctx, done: Finished<'_>| {
+        if !best.admits(done.entropy) {
+            return Ok(());
+        }
+        let n = done.tokens.len();
+        let slot = match free_slots.pop() {
+            Some(slot) => slot,
+            None => {
+                best.evict_worst().map(|(_, (slot, _, _))| slot).ok_or_else(|| Error::Internal("no slot".into()))?
+            }
+        };
+        // Keep all but the last token; it is decoded again to get this row's first logits.
+        ctx.seq_rm(done.seq, (n - 1) as Pos, -1)?;
+        ctx.seq_cp(done.seq, slot, -1, -1)?;
+        best.offer(done.entropy, done.chunk, (slot, done.tokens[n - 1], n - 1));
+        Ok(())
+    })?;
+    let kept = best.into_sorted_by_index();
+
+    let mut rows = Vec::with_capacity(kept.len() + 2);
+    let mut last_tokens = Vec::with_capacity(kept.len() + 2);
+    for (_, (slot, last, len)) in &kept {
+        rows.push(Row { seq: *slot, pos: *len, row: 0 });
+        last_tokens.push(*last);
+    }
+    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    for (tokens, seq) in [(&local, local_seq), (&context_free, free_seq)] {
+        let (head, last) = tokens.split_at(tokens.len() - 1);
+        if !head.is_empty() {
+            decode_sequence(&mut ctx, &mut batch, head, seq, 0, &mut |_| true)?;
+        }
+        progress.add(tokens.len())?;
+        rows.push(Row { seq, pos: head.len(), row: 0 });
+        last_tokens.push(last[0]);
+    }
+    step(&mut ctx, &mut batch, &mut rows, &last_tokens)?;
+    let prompt_seconds = started.elapsed().as_secs_f64();
+
+    let gen_started = Instant::now();
+    let model = job.model.clone();
+    let mut sampler = Sampler::new(&params.sampler, model.n_vocab())?;
+    let mut out = StreamOut::new(&params.stop, on_piece);
+    let mut generated = Vec::new();
+    let beta = job.focus.fusion_beta;
+    let finish = loop {
+        if job.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let (candidates, free) = rows.split_at(rows.len() - 1);
+        let log_probs: Vec<Vec<f32>> =
+            candidates.iter().map(|r| Ok(log_softmax(ctx.logits(r.row)?))).collect::<Result<_>>()?;
+        let entropies: Vec<f32> = log_probs.iter().map(|lp| entropy(lp)).collect();
+        let pick = argmin(&entropies).ok_or_else(|| Error::Internal("no candidate rows".into()))?;
+        let free = log_softmax(ctx.logits(free[0].row)?);
+        let token = sampler.sample_from_logits(&fuse(&log_probs[pick], &free, beta))?;
+        if model.is_eog(token) {
+            break FinishReason::EndOfGeneration;
+        }
+        generated.push(token);
+        if let Some(reason) = out.push_token(token, &model.token_to_piece(token, params.render_special)?) {
+            break reason;
+        }
+        if generated.len() >= params.max_tokens as usize {
+            break FinishReason::MaxTokens;
+        }
+        let all = vec![token; rows.len()];
+        step(&mut ctx, &mut batch, &mut rows, &all)?;
+    };
+    let finish = out.finish(finish);
+    let generation = Generation {
+        text: std::mem::take(&mut out.text),
+        tokens: generated,
+        prompt_tokens: prefix.len() + job.input.body.len(),
+        finish,
+        prompt_seconds,
+        generate_seconds: gen_started.elapsed().as_secs_f64(),
+    };
+    Ok((generation, kept.iter().map(|(index, _)| *index).collect()))
+}
+
+/// One batch with `tokens[i]` appended to row i's sequence, logits for all.
+fn step(ctx: &mut Context, batch: &mut Batch, rows: &mut [Row], tokens: &[Token]) -> Result<()> {
+    batch.clear();
+    for (row, &token) in rows.iter_mut().zip(tokens) {
+        row.row = batch.push(token, row.pos as Pos, &[row.seq], true)?;
+        row.pos += 1;
+    }
+    ctx.decode(batch)
+}

@@ -1,0 +1,255 @@
+//! The FocusLLM engine: a long input is cut into chunks of the model's window, the question
+//! (the tail of the local context) is appended to every chunk, the chunks are decoded in
+//! parallel as separate sequences of one llama.cpp batch, and what they contribute is
+//! integrated into the local context, which produces the answer.
+//!
+//! Memory stays bounded by a wave of chunks plus what the strategy keeps (the top chunks'
+//! KV, or a few candidate cells per chunk), not by the input length. Inputs that fit the
+//! window are not chunked at all: they run as plain generation, token for token.
+//!
+//! Defaults, derived from the window `W` (minus the chat prefix) and `m = top_chunks`:
+//! - Focus: `chunk_len = local_len = W / (m + 2)` (rounded down to 64), so the local
+//!   context, the `m` attended chunks and the answer fit one window of positions;
+//! - LogitFusion and Candidate: the paper's scaling, `chunk_len = local_len = W / 2`;
+//! - `prompt_len = min(512, chunk_len / 4)` (the paper's 512 for 2048-token chunks).
+
+mod answer;
+mod fusion;
+mod input;
+mod math;
+mod scan;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::generate::{Generation, Observer, Progress, Prompt, generate};
+use crate::llama::{CancelHandle, Context, Model};
+use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, Strategy};
+use crate::plan::{self, Plan, PlanInput, PlanParams};
+
+pub use input::FocusInput;
+
+/// What the engine did for one `ask`, besides the generated text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AskStats {
+    /// Tokens of the whole input (chat prefix, document and question).
+    pub input_tokens: usize,
+    /// True when the input fit the window and ran as plain generation.
+    pub direct: bool,
+    /// Number of chunks and waves (0 when direct).
+    pub chunks: usize,
+    pub waves: usize,
+    /// Chunks whose content reached the answer (document order), for Focus and LogitFusion.
+    pub selected_chunks: Vec<usize>,
+    /// Wall time from the start until the first token could be sampled.
+    pub prefill_seconds: f64,
+}
+
+/// The result of [`Session::ask`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub generation: Generation,
+    pub stats: AskStats,
+}
+
+/// A model plus the settings to run jobs on it. Holds no KV between jobs; contexts are
+/// created per job at the size the job needs. Used by one thread at a time; cancel from any
+/// thread with [`Session::cancel_handle`].
+pub struct Session {
+    model: Arc<Model>,
+    params: SessionParams,
+    cancel: CancelHandle,
+}
+
+impl Session {
+    pub fn new(model: Arc<Model>, params: SessionParams) -> Result<Session> {
+        params.validate()?;
+        Ok(Session { model, params, cancel: CancelHandle::default() })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn params(&self) -> &SessionParams {
+        &self.params
+    }
+
+    /// Stops the running job from another thread; the job returns [`Error::Cancelled`].
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    fn window(&self) -> usize {
+        match self.params.focus.window {
+            0 => self.model.n_ctx_train() as usize,
+            w => w as usize,
+        }
+    }
+
+    /// Plain generation from a prompt that fits the context (`context.n_ctx`, 0 = window).
+    pub fn generate(&mut self, prompt: &Prompt, params: &GenerateParams, observer: Observer<'_>) -> Result<Generation> {
+        self.cancel.reset();
+        let mut ctx = Context::with_cancel(self.model.clone(), &self.params.context, self.cancel.clone())?;
+        generate(&mut ctx, prompt, params, observer)
+    }
+
+    /// Answers `question` about `document`, however long the document is.
+    pub fn ask(
+        &mut self,
+        document: &str,
+        question: &str,
+        params: &GenerateParams,
+        observer: Observer<'_>,
+    ) -> Result<Answer> {
+        params.validate()?;
+        self.cancel.reset();
+        let started = Instant::now();
+        let input = FocusInput::build(&self.model, document, question, self.params.focus.use_chat_template)?;
+        let window = self.window();
+        let input_tokens = input.prefix.len() + input.body.len();
+        if input_tokens + params.max_tokens as usize <= window {
+            return self.ask_direct(&input, params, observer, started);
+        }
+        let focus = &self.params.focus;
+        let plan = match plan::plan(
+            PlanInput {
+                n_tokens: input.body.len(),
+                window: window.saturating_sub(input.prefix.len()),
+                n_new_tokens: params.max_tokens as usize,
+            },
+            plan_params(focus, window.saturating_sub(input.prefix.len())),
+        )? {
+            Plan::Chunked(plan) => plan,
+            Plan::Direct => return self.ask_direct(&input, params, observer, started),
+        };
+        let job = Job {
+            model: &self.model,
+            context: &self.params.context,
+            focus,
+            cancel: &self.cancel,
+            input: &input,
+            plan: &plan,
+        };
+        let (generation, selected) = match focus.strategy {
+            Strategy::Focus => answer::focus_then_attend(&job, params, observer)?,
+            Strategy::Candidate => answer::candidates(&job, params, observer)?,
+            Strategy::LogitFusion => fusion::logit_fusion(&job, params, observer)?,
+        };
+        let prefill_seconds = generation.prompt_seconds;
+        let _ = started;
+        Ok(Answer {
+            generation,
+            stats: AskStats {
+                input_tokens,
+                direct: false,
+                chunks: plan.chunks.len(),
+                waves: plan.waves.len(),
+                selected_chunks: selected,
+                prefill_seconds,
+            },
+        })
+    }
+
+    fn ask_direct(
+        &mut self,
+        input: &FocusInput,
+        params: &GenerateParams,
+        observer: Observer<'_>,
+        started: Instant,
+    ) -> Result<Answer> {
+        let input_tokens = input.prefix.len() + input.body.len();
+        let context = ContextParams { n_ctx: self.window() as u32, ..self.params.context.clone() };
+        let mut ctx = Context::with_cancel(self.model.clone(), &context, self.cancel.clone())?;
+        let generation = generate(&mut ctx, &input.direct_prompt, params, observer)?;
+        let _ = started;
+        Ok(Answer {
+            stats: AskStats {
+                input_tokens,
+                direct: true,
+                chunks: 0,
+                waves: 0,
+                selected_chunks: Vec::new(),
+                prefill_seconds: generation.prompt_seconds,
+            },
+            generation,
+        })
+    }
+}
+
+/// Everything a strategy needs for one chunked job.
+pub(crate) struct Job<'a> {
+    pub model: &'a Arc<Model>,
+    pub context: &'a ContextParams,
+    pub focus: &'a FocusParams,
+    pub cancel: &'a CancelHandle,
+    pub input: &'a FocusInput,
+    pub plan: &'a plan::ChunkPlan,
+}
+
+impl Job<'_> {
+    /// A context for this job with the given shape, sharing the session's cancel handle.
+    pub fn context(&self, n_ctx: usize, n_seq_max: usize, kv_unified: bool) -> Result<Context> {
+        let n_ctx = u32::try_from(n_ctx).map_err(|_| Error::TooLong(format!("a context of {n_ctx} cells")))?;
+        let params = ContextParams {
+            n_ctx,
+            n_seq_max: n_seq_max as u32,
+            kv_unified,
+            n_batch: self.context.n_batch.min(n_ctx),
+            n_ubatch: self.context.n_ubatch.min(self.context.n_batch.min(n_ctx)),
+            ..self.context.clone()
+        };
+        Context::with_cancel(self.model.clone(), &params, self.cancel.clone())
+    }
+
+    /// Total tokens the job decodes before the first answer token (for progress).
+    pub fn prefill_total(&self) -> usize {
+        let per_chunk = self.input.prefix.len() + self.plan.prompt.len();
+        self.plan.chunks.iter().map(|c| c.len() + per_chunk).sum::<usize>() + self.plan.local.len()
+    }
+}
+
+/// Progress over the whole prefill of a job.
+pub(crate) struct ProgressCounter<'a> {
+    done: usize,
+    total: usize,
+    callback: &'a mut dyn FnMut(Progress) -> bool,
+}
+
+impl<'a> ProgressCounter<'a> {
+    pub fn new(total: usize, callback: &'a mut dyn FnMut(Progress) -> bool) -> Self {
+        ProgressCounter { done: 0, total, callback }
+    }
+
+    /// Adds `n` decoded tokens; an error when the callback asks to stop.
+    pub fn add(&mut self, n: usize) -> Result<()> {
+        self.done = (self.done + n).min(self.total);
+        if (self.callback)(Progress { done: self.done, total: self.total }) { Ok(()) } else { Err(Error::Cancelled) }
+    }
+}
+
+/// Rounds down to a multiple of 64 (keeps KV sizes friendly to llama.cpp's 256-cell padding).
+fn round64(n: usize) -> usize {
+    (n / 64 * 64).max(64)
+}
+
+/// The planner's parameters for a strategy; explicit user values win.
+fn plan_params(focus: &FocusParams, window: usize) -> PlanParams {
+    let given = |v: u32| (v > 0).then_some(v as usize);
+    let (chunk, local) = match focus.strategy {
+        Strategy::Focus => {
+            let share = round64(window / (focus.top_chunks as usize + 2));
+            (given(focus.chunk_len).or(Some(share)), given(focus.local_len).or(Some(share)))
+        }
+        Strategy::LogitFusion | Strategy::Candidate => (given(focus.chunk_len), given(focus.local_len)),
+    };
+    let prompt = given(focus.prompt_len).or_else(|| chunk.map(|c| (c / 4).clamp(1, 512)));
+    PlanParams {
+        local_len: local,
+        chunk_len: chunk,
+        prompt_len: prompt,
+        local_reserve: 0,
+        max_seqs_per_wave: focus.wave_size as usize,
+    }
+}
