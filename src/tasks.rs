@@ -108,7 +108,8 @@ pub fn needle(
     let needle = format!(" The special magic number for {word} is: {number}. ");
     let question = format!("\n\nWhat is the special magic number for {word}? The special magic number for {word} is:");
     let budget = target_tokens.saturating_sub(count(&needle)? + count(&question)?);
-    let per_byte = count(&prose[..prose.len().min(20_000)])? as f64 / prose.len().min(20_000).max(1) as f64;
+    let sample = cut_at_sentence(prose, 20_000);
+    let per_byte = count(sample)? as f64 / sample.len().max(1) as f64;
     let want_bytes = (budget as f64 / per_byte.max(1e-3)) as usize;
     let mut filler = String::with_capacity(want_bytes + prose.len());
     while filler.len() < want_bytes {
