@@ -4,11 +4,14 @@
 #
 #   scripts/test.sh
 #
-# System packages: see scripts/install-deps.sh (cmake, libclang, clang, valgrind).
+# System packages come from scripts/install-deps.sh (cmake, libclang, clang, valgrind; root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"
+scripts/install-deps.sh
 
 step "models"
 scripts/fetch-models.sh all

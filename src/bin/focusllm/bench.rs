@@ -31,7 +31,7 @@ pub(crate) struct BenchArgs {
     /// Input lengths in tokens.
     #[arg(long, value_delimiter = ',', default_value = "2048,4096")]
     lengths: Vec<usize>,
-    /// Depths per length, spread evenly from the start (0) to the end (1).
+    /// Depths per length, at the centres of equal slices from the start to the end.
     #[arg(long, default_value_t = 10)]
     depths: usize,
     /// Strategies to compare (overrides --strategy).
@@ -92,7 +92,8 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
             let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
             let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
             for d in 0..args.depths {
-                let depth = if args.depths == 1 { 0.5 } else { d as f64 / (args.depths - 1) as f64 };
+                // Depths at the centres of N equal slices: 0.05 .. 0.95 for N = 10.
+                let depth = (d as f64 + 0.5) / args.depths as f64;
                 let case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
                 let row = run_case(&mut session, &case, &params, method_name(*strategy), length, depth)?;
                 eprintln!(
