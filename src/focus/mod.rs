@@ -17,6 +17,7 @@ mod answer;
 mod fusion;
 mod input;
 mod math;
+mod memory;
 mod scan;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, S
 use crate::plan::{self, Plan, PlanInput, PlanParams};
 
 pub use input::FocusInput;
+pub use memory::{estimate_memory_bytes, kv_bytes_per_cell};
 
 /// What the engine did for one `ask`, besides the generated text.
 #[derive(Debug, Clone, PartialEq)]
