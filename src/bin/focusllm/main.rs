@@ -25,6 +25,9 @@ const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 #[derive(Parser)]
 #[command(name = "focusllm", version, about = "Long contexts for local GGUF models (FocusLLM on llama.cpp)")]
 struct Cli {
+    /// Print llama.cpp's log on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +93,11 @@ struct GenerateArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose {
+        focusllm::llama::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
+            eprintln!("[llama.cpp {level:?}] {line}");
+        })));
+    }
     let result = match cli.command {
         Command::Generate(args) => run_generate(args),
         Command::Ask(args) => ask::run(args),
