@@ -79,7 +79,7 @@ pub(crate) struct AskArgs {
     sampling: SamplingArgs,
     #[command(flatten)]
     focus: FocusArgs,
-    /// The document: a UTF-8 text file.
+    /// The document: a UTF-8 text file (`-` reads standard input).
     document: PathBuf,
     /// The question.
     question: String,

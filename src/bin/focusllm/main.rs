@@ -40,6 +40,20 @@ enum Command {
     Ask(ask::AskArgs),
     /// Run the long-context retrieval benchmark (passkey or needle in prose).
     Passkey(bench::BenchArgs),
+    /// Count the tokens of a text or file (loads only the vocabulary).
+    Tokens(TokensArgs),
+}
+
+#[derive(Args)]
+struct TokensArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Read the text from this file.
+    #[arg(short, long, conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// The text.
+    #[arg(required_unless_present = "file")]
+    text: Option<String>,
 }
 
 #[derive(Args)]
@@ -102,6 +116,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => run_generate(args),
         Command::Ask(args) => ask::run(args),
         Command::Passkey(args) => bench::run(args),
+        Command::Tokens(args) => run_tokens(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,8 +182,15 @@ pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
     }
 }
 
+/// Reads a UTF-8 text file; `-` reads standard input.
 pub(crate) fn read_text_file(path: &PathBuf) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| format!("cannot read standard input: {e}"))?;
+        bytes
+    } else {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+    };
     String::from_utf8(bytes).map_err(|e| {
         format!("{} is not valid UTF-8 (first bad byte at offset {})", path.display(), e.utf8_error().valid_up_to())
     })
@@ -216,5 +238,18 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         generation.tokens.len() as f64 / generation.generate_seconds.max(1e-9),
         generation.finish
     );
+    Ok(())
+}
+
+fn run_tokens(args: TokensArgs) -> Result<(), String> {
+    let text = match (&args.file, &args.text) {
+        (Some(path), _) => read_text_file(path)?,
+        (None, Some(text)) => text.clone(),
+        (None, None) => return Err("give a text or --file".into()),
+    };
+    let path = args.model.model.clone().unwrap_or_else(default_model_path);
+    let model = Model::load(&path, &ModelParams { vocab_only: true, ..Default::default() }).map_err(|e| e.to_string())?;
+    let tokens = model.tokenize(&text, false, false).map_err(|e| e.to_string())?;
+    println!("{}", tokens.len());
     Ok(())
 }
