@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The long-context benchmark: FocusLLM strategies against llama.cpp's own programs (built
+# against the same llama.cpp), same model, same threads, same cases, same run. Writes
+# bench/results/<profile>-*.csv, a table and plot (bench/results/<profile>.md/.png), and the
+# README section between the <!-- bench:<profile> --> markers.
+#
+#   scripts/bench-longctx.sh quick     # ~15 min on 2 cores: 2K and 4K tokens, window capped at 2K
+#   scripts/bench-longctx.sh full      # hours on 2 cores: 8K..32K on the model's 8K window
+#   LENGTHS=65536,131072 scripts/bench-longctx.sh full   # longer, e.g. on a bigger machine
+#
+# Run nothing else meanwhile: two llama.cpp workloads on the same cores collapse each other.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+profile=${1:-quick}
+threads=${THREADS:-2}
+model=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+depths=${DEPTHS:-10}
+
+case "$profile" in
+  quick)
+    lengths=${LENGTHS:-2048,4096}
+    strategies=${STRATEGIES:-focus}
+    window=${WINDOW:-2048}
+    grp=${GRP:-1}
+    needle_lengths=${NEEDLE_LENGTHS:-}
+    ;;
+  full)
+    lengths=${LENGTHS:-8192,16384,32768}
+    strategies=${STRATEGIES:-focus,fusion,candidate}
+    window=${WINDOW:-0}
+    grp=${GRP:-1,4}
+    needle_lengths=${NEEDLE_LENGTHS:-8192,16384,32768}
+    ;;
+  *) echo "usage: $0 quick|full" >&2; exit 2 ;;
+esac
+
+scripts/fetch-models.sh all >&2
+cargo build --release --quiet --bin focusllm
+scripts/build-llama-tools.sh passkey bench >&2
+python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
+
+out=bench/results
+mkdir -p "$out"
+passkey_csv=$out/$profile-passkey.csv
+needle_csv=$out/$profile-needle.csv
+bench_csv=$out/$profile-llama-bench.csv
+rm -f "$passkey_csv" "$needle_csv" "$bench_csv"
+bin=target/release/focusllm
+
+echo "== llama-bench (throughput yardstick)" >&2
+python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
+  --bench build/tools/llama-bench --bench-csv "$bench_csv"
+
+echo "== focusllm passkey" >&2
+"$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
+  --strategies "$strategies" --csv "$passkey_csv"
+
+echo "== llama-passkey" >&2
+python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
+  --passkey build/tools/llama-passkey --lengths "$lengths" --depths "$depths" --grp-attn-n "$grp" \
+  --csv "$passkey_csv"
+
+if [ -n "$needle_lengths" ]; then
+  echo "== focusllm needle in prose" >&2
+  "$bin" passkey --task needle -m "$model" -t "$threads" --window "$window" --lengths "$needle_lengths" \
+    --depths "$depths" --strategies "$strategies" --csv "$needle_csv"
+fi
+
+python3 scripts/bench_report.py --name "$profile" --csv "$passkey_csv" --llama-bench "$bench_csv" \
+  --title "passkey retrieval" --command "scripts/bench-longctx.sh $profile"
+if [ -f "$needle_csv" ]; then
+  python3 scripts/bench_report.py --name "$profile-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
+    --title "needle in prose" --command "scripts/bench-longctx.sh $profile"
+fi

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Turns benchmark CSVs into markdown tables (and an accuracy-versus-length plot) and writes them
+into README.md between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers.
+
+  scripts/bench_report.py --name quick --passkey bench/results/passkey-quick.csv \
+      --llama-bench bench/results/llama-bench-quick.csv --command "scripts/bench-longctx.sh quick"
+"""
+import argparse
+import csv
+import os
+import platform
+import re
+from collections import OrderedDict
+
+
+def read_rows(path):
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def llama_bench_rates(path):
+    """(pp tok/s, tg tok/s) from llama-bench's CSV output."""
+    pp = tg = None
+    for row in read_rows(path):
+        if int(row.get("n_prompt", 0) or 0) > 0 and int(row.get("n_gen", 0) or 0) == 0:
+            pp = float(row["avg_ts"])
+        elif int(row.get("n_gen", 0) or 0) > 0 and int(row.get("n_prompt", 0) or 0) == 0:
+            tg = float(row["avg_ts"])
+    return pp, tg
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def table(rows, pp, tg):
+    groups = OrderedDict()
+    for r in rows:
+        groups.setdefault((r["method"], int(r["length"])), []).append(r)
+    out = ["| method | length | accuracy | per-depth misses | prefill tok/s | vs llama-bench pp | TTFT s "
+           "| gen tok/s | vs tg | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (method, length), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        n = len(g)
+        ok = sum(int(r["correct"]) for r in g)
+        misses = ",".join(f"{float(r['depth']):.2f}" for r in g if r["correct"] == "0") or "-"
+        mean = lambda k: sum(float(r[k]) for r in g) / n
+        prefill = mean("prefill_tok_s")
+        gen = mean("gen_tok_s")
+        out.append(f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | "
+                   f"{prefill / pp:.2f}x | {mean('ttft_s'):.1f} | {gen:.1f} | "
+                   f"{(gen / tg if tg else 0):.2f}x | {max(float(r['peak_rss_mb']) for r in g):.0f} |"
+                   if pp else
+                   f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | - | {mean('ttft_s'):.1f} | "
+                   f"{gen:.1f} | - | {max(float(r['peak_rss_mb']) for r in g):.0f} |")
+    return "\n".join(out)
+
+
+def plot(rows, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    methods = OrderedDict()
+    for r in rows:
+        methods.setdefault(r["method"], {}).setdefault(int(r["length"]), []).append(int(r["correct"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method, by_len in methods.items():
+        xs = sorted(by_len)
+        ax.plot(xs, [100 * sum(by_len[x]) / len(by_len[x]) for x in xs], marker="o", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("input length (tokens)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(-5, 105)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", required=True)
+    p.add_argument("--csv", action="append", default=[], help="result CSVs (method,model,length,...)")
+    p.add_argument("--llama-bench")
+    p.add_argument("--command", required=True)
+    p.add_argument("--title", default="passkey retrieval")
+    p.add_argument("--readme", default="README.md")
+    args = p.parse_args()
+    rows = [r for path in args.csv for r in read_rows(path)]
+    pp, tg = llama_bench_rates(args.llama_bench)
+    models = sorted({r["model"] for r in rows})
+    png = f"bench/results/{args.name}.png"
+    plot(rows, png, f"{args.title} ({', '.join(models)})")
+    cores = os.cpu_count()
+    text = [f"Measured on {cores} cores ({cpu_name()}), {', '.join(models)}, greedy.",
+            f"llama-bench on the same llama.cpp build, model and threads, same run: "
+            f"pp512 {pp:.1f} tok/s, tg128 {tg:.1f} tok/s." if pp else "llama-bench: not run.",
+            "", table(rows, pp, tg), "", f"![accuracy versus length]({png})", "",
+            f"Reproduce: `{args.command}`"]
+    block = "\n".join(text)
+    with open(f"bench/results/{args.name}.md", "w") as fh:
+        fh.write(block + "\n")
+    with open(args.readme) as fh:
+        readme = fh.read()
+    start, end = f"<!-- bench:{args.name} -->", f"<!-- /bench:{args.name} -->"
+    if start in readme:
+        readme = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", readme,
+                        flags=re.S)
+        with open(args.readme, "w") as fh:
+            fh.write(readme)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()
