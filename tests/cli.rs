@@ -10,7 +10,11 @@ fn focusllm(args: &[&str]) -> (bool, String, String) {
         .env("FOCUSLLM_MODELS_DIR", common::models_dir())
         .output()
         .expect("the program runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn scratch(name: &str, bytes: &[u8]) -> String {
@@ -24,7 +28,8 @@ fn scratch(name: &str, bytes: &[u8]) -> String {
 #[test]
 fn generate_streams_text() {
     common::default_model();
-    let (ok, stdout, stderr) = focusllm(&["generate", "--chat", "-n", "12", "-t", "1", "What is the capital of France?"]);
+    let (ok, stdout, stderr) =
+        focusllm(&["generate", "--chat", "-n", "12", "-t", "1", "What is the capital of France?"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("Paris"), "{stdout}");
     assert!(stderr.contains("finish"), "{stderr}");
@@ -64,7 +69,8 @@ fn errors_are_plain_words_with_a_failing_exit() {
 fn ask_answers_about_a_document() {
     common::default_model();
     let doc = scratch("doc.txt", b"The lighthouse keeper of Port Elna was named Tobias Wren. He kept a grey cat.");
-    let (ok, stdout, stderr) = focusllm(&["ask", "-n", "16", "-t", "1", &doc, "What was the lighthouse keeper's name?"]);
+    let (ok, stdout, stderr) =
+        focusllm(&["ask", "-n", "16", "-t", "1", &doc, "What was the lighthouse keeper's name?"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("Tobias"), "{stdout}");
     assert!(stderr.contains("plain generation"), "{stderr}");

@@ -186,7 +186,8 @@ pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
 pub(crate) fn read_text_file(path: &PathBuf) -> Result<String, String> {
     let bytes = if path.as_os_str() == "-" {
         let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| format!("cannot read standard input: {e}"))?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
         bytes
     } else {
         std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
@@ -248,7 +249,8 @@ fn run_tokens(args: TokensArgs) -> Result<(), String> {
         (None, None) => return Err("give a text or --file".into()),
     };
     let path = args.model.model.clone().unwrap_or_else(default_model_path);
-    let model = Model::load(&path, &ModelParams { vocab_only: true, ..Default::default() }).map_err(|e| e.to_string())?;
+    let model =
+        Model::load(&path, &ModelParams { vocab_only: true, ..Default::default() }).map_err(|e| e.to_string())?;
     let tokens = model.tokenize(&text, false, false).map_err(|e| e.to_string())?;
     println!("{}", tokens.len());
     Ok(())
