@@ -44,7 +44,8 @@ pub struct AskStats {
     pub waves: usize,
     /// Chunks whose content reached the answer (document order), for Focus and LogitFusion.
     pub selected_chunks: Vec<usize>,
-    /// Wall time from the start until the first token could be sampled.
+    /// Wall time from the call (tokenization included) until the first answer token could be
+    /// sampled: the time to first token.
     pub prefill_seconds: f64,
 }
 
@@ -139,8 +140,7 @@ impl Session {
             Strategy::Candidate => answer::candidates(&job, params, observer)?,
             Strategy::LogitFusion => fusion::logit_fusion(&job, params, observer)?,
         };
-        let prefill_seconds = generation.prompt_seconds;
-        let _ = started;
+        let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
         Ok(Answer {
             generation,
             stats: AskStats {
@@ -165,7 +165,6 @@ impl Session {
         let context = ContextParams { n_ctx: self.window() as u32, ..self.params.context.clone() };
         let mut ctx = Context::with_cancel(self.model.clone(), &context, self.cancel.clone())?;
         let generation = generate(&mut ctx, &input.direct_prompt, params, observer)?;
-        let _ = started;
         Ok(Answer {
             stats: AskStats {
                 input_tokens,
@@ -173,7 +172,7 @@ impl Session {
                 chunks: 0,
                 waves: 0,
                 selected_chunks: Vec::new(),
-                prefill_seconds: generation.prompt_seconds,
+                prefill_seconds: started.elapsed().as_secs_f64() - generation.generate_seconds,
             },
             generation,
         })

@@ -287,37 +287,3 @@ impl Context {
         Ok((p >= 0).then_some(p))
     }
 }
-
-/// Saving and restoring one sequence's KV cells (llama.cpp's per-sequence state).
-impl Context {
-    /// The KV cells of `seq` as an opaque byte blob (positions, keys, values).
-    pub fn seq_state(&mut self, seq: SeqId) -> Result<Vec<u8>> {
-        self.check_seq(seq)?;
-        // SAFETY: valid context, checked id.
-        let size = unsafe { sys::llama_state_seq_get_size(self.raw(), seq) };
-        let mut data = vec![0u8; size];
-        // SAFETY: data is writable for `size` bytes, the size llama.cpp asked for.
-        let written = unsafe { sys::llama_state_seq_get_data(self.raw(), data.as_mut_ptr(), size, seq) };
-        if written == 0 && size > 0 {
-            return Err(Error::Internal(format!("could not save the state of sequence {seq}")));
-        }
-        data.truncate(written);
-        Ok(data)
-    }
-
-    /// Loads a blob made by [`Context::seq_state`] (from a context of the same model and KV
-    /// types) into sequence `seq`, replacing what it held.
-    pub fn set_seq_state(&mut self, seq: SeqId, state: &[u8]) -> Result<()> {
-        self.check_seq(seq)?;
-        clear_recent_errors();
-        // SAFETY: valid context, checked id; state is readable for state.len() bytes and
-        // llama.cpp validates its content (returns 0 on a malformed or oversized blob).
-        let read = unsafe { sys::llama_state_seq_set_data(self.raw(), state.as_ptr(), state.len(), seq) };
-        if read == 0 {
-            return Err(Error::KvCacheFull(recent_errors().unwrap_or_else(|| {
-                format!("could not restore {} bytes of KV state into sequence {seq}", state.len())
-            })));
-        }
-        Ok(())
-    }
-}

@@ -154,7 +154,7 @@ pub(crate) fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, Stri
     if let Some(layers) = args.gpu_layers {
         params.n_gpu_layers = layers;
     }
-    let mut bar = progress::Bar::new("loading model", 100);
+    let mut bar = progress::Bar::tty_only("loading model", 100);
     let model = Model::load_with_progress(&path, &params, &mut |fraction| {
         bar.set((fraction * 100.0) as usize);
         true

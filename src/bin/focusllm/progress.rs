@@ -12,10 +12,21 @@ pub struct Bar {
     tty: bool,
     last_decile: usize,
     drawn: bool,
+    /// Print nothing when stderr is not a terminal.
+    tty_only: bool,
 }
 
 impl Bar {
     pub fn new(label: &str, total: usize) -> Self {
+        Self::with_mode(label, total, false)
+    }
+
+    /// A bar that stays silent on a pipe (for short steps such as loading a model).
+    pub fn tty_only(label: &str, total: usize) -> Self {
+        Self::with_mode(label, total, true)
+    }
+
+    fn with_mode(label: &str, total: usize, tty_only: bool) -> Self {
         Bar {
             label: label.to_string(),
             total,
@@ -24,6 +35,7 @@ impl Bar {
             tty: std::io::stderr().is_terminal(),
             last_decile: 0,
             drawn: false,
+            tty_only,
         }
     }
 
@@ -39,7 +51,7 @@ impl Bar {
         let decile = self.done * 10 / self.total;
         if self.tty {
             self.draw("\r");
-        } else if decile > self.last_decile {
+        } else if !self.tty_only && decile > self.last_decile {
             self.last_decile = decile;
             self.draw("");
             eprintln!();
