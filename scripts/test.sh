@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's whole test suite: formatting, lints, docs, Rust unit and integration tests
-# against the real models. Fetches the models first when they are missing.
+# against the real models, the C tests, the Go and Swift binding checks. Fetches the models first when they are missing.
 #
 #   scripts/test.sh
 #
@@ -27,5 +27,8 @@ cargo clippy --release --all-targets --features hf-tokenizer -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --features hf-tokenizer
 
-step "cargo test"
+step "cargo test (Rust unit and integration tests, C tests under valgrind, header drift)"
 cargo test --release --features hf-tokenizer
+
+step "Go and Swift bindings"
+scripts/test-bindings.sh
