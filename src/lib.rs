@@ -10,6 +10,7 @@
 //! [`stream`] (UTF-8-safe streaming), [`params`] (every parameter and its default).
 #![deny(unsafe_code)]
 
+pub mod capi;
 pub mod error;
 pub mod focus;
 pub mod generate;

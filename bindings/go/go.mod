@@ -1,0 +1,3 @@
+module github.com/focusllm/focusllm/bindings/go
+
+go 1.22

@@ -1,0 +1,246 @@
+package focusllm
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+)
+
+// Session is a model plus the settings jobs run with; it keeps no conversation between
+// calls. A session runs one call at a time: use one per goroutine (a second call while one
+// runs returns an error with StatusBusy). Close, and cancelling a call's context, are safe
+// from any goroutine, including from inside the call's callbacks.
+type Session struct {
+	mu     sync.Mutex
+	ptr    *C.focusllm_session // nil once freed
+	active int                 // calls using ptr right now
+	closed bool
+}
+
+// NewSession makes a session over model with params (nil: DefaultSessionParams). The
+// parameters are checked now: a bad value fails here with StatusInvalidParam.
+func NewSession(model *Model, params *SessionParams) (*Session, error) {
+	var cParams C.focusllm_session_params
+	if err := params.toC(&cParams); err != nil {
+		return nil, err
+	}
+	model.mu.RLock()
+	defer model.mu.RUnlock()
+	if model.ptr == nil {
+		return nil, closedError("NewSession")
+	}
+	var ptr *C.focusllm_session
+	var message *C.char
+	if status := C.fgo_session_new(model.ptr, &cParams, &ptr, &message); status != 0 {
+		return nil, newError(status, message)
+	}
+	s := &Session{ptr: ptr}
+	runtime.SetFinalizer(s, (*Session).Close)
+	return s, nil
+}
+
+// Close frees the session. It is idempotent, returns at once and never blocks: a call
+// running on the session is cancelled (it returns an error with StatusCancelled) and the
+// session is freed when that call returns. Calls after Close return an error wrapping
+// ErrClosed.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	runtime.SetFinalizer(s, nil)
+	if s.active > 0 {
+		C.focusllm_session_cancel(s.ptr)
+	} else {
+		C.focusllm_session_free(s.ptr)
+		s.ptr = nil
+	}
+	return nil
+}
+
+// acquire returns the session's handle for one call, which must end with release.
+func (s *Session) acquire(method string) (*C.focusllm_session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, closedError(method)
+	}
+	s.active++
+	return s.ptr, nil
+}
+
+// release ends a call; the last call to end after Close frees the session.
+func (s *Session) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	if s.closed && s.active == 0 && s.ptr != nil {
+		C.focusllm_session_free(s.ptr)
+		s.ptr = nil
+	}
+}
+
+// Job is what to run: a question about a document of any length (when it does not fit the
+// model's window it is read in chunks, the FocusLLM way), or a plain prompt.
+type Job struct {
+	// Document is the text to answer about; "" means no document: Prompt runs alone.
+	Document string
+	// Prompt is the question about the document, or the plain prompt.
+	Prompt string
+	// Chat (plain prompts only) wraps Prompt as one user message in the model's chat
+	// template; false feeds it as raw text. Document jobs follow SessionParams.UseChatTemplate.
+	Chat bool
+	// Progress, when set, receives prefill progress (done of total input tokens) on the
+	// calling goroutine; returning false cancels the run (StatusCancelled).
+	Progress func(done, total int) bool
+}
+
+// Piece is one streamed piece of generated text: whole UTF-8 characters, and the token ids
+// that produced them (possibly none).
+type Piece struct {
+	Text   string
+	Tokens []int32
+}
+
+// runState is the Go side of one running call, reached from C through a cgo.Handle.
+type runState struct {
+	ctx             context.Context
+	session         *C.focusllm_session
+	onPiece         func(Piece) bool
+	onProgress      func(done, total int) bool
+	text            strings.Builder
+	cancelRequested bool
+	panicked        bool
+	panicValue      any
+}
+
+// checkContext cancels the run when its context is done. Called after every callback, so
+// that a context done before the library started listening still stops the run.
+func (st *runState) checkContext() {
+	if !st.cancelRequested && st.ctx.Err() != nil {
+		st.cancelRequested = true
+		C.focusllm_session_cancel(st.session)
+	}
+}
+
+// Run runs job on the session, streaming the generated text to onPiece (may be nil) on the
+// calling goroutine; onPiece returning false stops generation (the run then succeeds with
+// FinishCallerStopped). When ctx is done the run stops as soon as possible (between tokens,
+// between prefill batches or inside a decode) and returns an *Error with StatusCancelled
+// that also matches ctx.Err() under errors.Is. params nil means DefaultGenerateParams. A
+// panic in a callback stops the run and is re-raised here once the library has returned.
+func (s *Session) Run(ctx context.Context, job Job, params *GenerateParams, onPiece func(Piece) bool) (Result, error) {
+	ptr, err := s.acquire("Session.Run")
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.release()
+	if err := ctx.Err(); err != nil {
+		return Result{}, &Error{Status: StatusCancelled, Message: "Session.Run: the context is done", cause: err}
+	}
+	var cParams C.focusllm_generate_params
+	stops, err := params.toC(&cParams)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stops.free()
+
+	st := &runState{ctx: ctx, session: ptr, onPiece: onPiece, onProgress: job.Progress}
+	handle := cgo.NewHandle(st)
+	defer handle.Delete()
+	// Cancel from outside too, for the time the library spends in a decode without calling
+	// back. The handle stays valid until this function has waited for that goroutine.
+	cancelled := make(chan struct{})
+	stopWatching := context.AfterFunc(ctx, func() {
+		C.focusllm_session_cancel(ptr)
+		close(cancelled)
+	})
+
+	document, documentLen := cString(job.Document)
+	prompt, promptLen := cString(job.Prompt)
+	var result C.focusllm_result
+	result.struct_size = C.sizeof_focusllm_result
+	var message *C.char
+	status := C.fgo_session_run(ptr, document, documentLen, prompt, promptLen, C.bool(job.Chat),
+		&cParams, C.uintptr_t(handle), &result, &message)
+	runtime.KeepAlive(job)
+	if !stopWatching() {
+		<-cancelled
+	}
+
+	var runErr *Error
+	if status != 0 {
+		runErr = newError(status, message)
+	}
+	if st.panicked {
+		panic(st.panicValue)
+	}
+	if runErr != nil {
+		if runErr.Status == StatusCancelled {
+			runErr.cause = ctx.Err()
+		}
+		return Result{Text: st.text.String()}, runErr
+	}
+	return resultFromC(&result, st.text.String()), nil
+}
+
+// Ask answers question about document (of any length), streaming to onPiece (may be nil).
+func (s *Session) Ask(ctx context.Context, document, question string, params *GenerateParams, onPiece func(Piece) bool) (Result, error) {
+	return s.Run(ctx, Job{Document: document, Prompt: question}, params, onPiece)
+}
+
+// Generate answers prompt as one user message in the model's chat template, streaming to
+// onPiece (may be nil). Use Run with Job{Prompt: p} for raw text completion.
+func (s *Session) Generate(ctx context.Context, prompt string, params *GenerateParams, onPiece func(Piece) bool) (Result, error) {
+	return s.Run(ctx, Job{Prompt: prompt, Chat: true}, params, onPiece)
+}
+
+// Stream is a run whose pieces arrive on a channel.
+type Stream struct {
+	pieces chan Piece
+	done   chan struct{}
+	result Result
+	err    error
+}
+
+// Stream runs job in a new goroutine and sends its pieces on Pieces(), which is closed when
+// the run ends; Wait then returns its Result and error. Receive until the channel is
+// closed, or cancel ctx to stop early: a run whose pieces nobody receives waits (Wait
+// receives and drops what is left). A panic in job.Progress crashes the program, as in any
+// goroutine.
+func (s *Session) Stream(ctx context.Context, job Job, params *GenerateParams) *Stream {
+	st := &Stream{pieces: make(chan Piece, 16), done: make(chan struct{})}
+	go func() {
+		defer close(st.done)
+		defer close(st.pieces)
+		st.result, st.err = s.Run(ctx, job, params, func(p Piece) bool {
+			select {
+			case st.pieces <- p:
+			case <-ctx.Done(): // Run sees the context and cancels
+			}
+			return true
+		})
+	}()
+	return st
+}
+
+// Pieces returns the channel of streamed pieces; it is closed when the run ends.
+func (st *Stream) Pieces() <-chan Piece { return st.pieces }
+
+// Wait waits for the run to end, dropping pieces not yet received, and returns its Result
+// (whose Text has every piece) and error.
+func (st *Stream) Wait() (Result, error) {
+	for range st.pieces {
+	}
+	<-st.done
+	return st.result, st.err
+}

@@ -1,0 +1,99 @@
+/* C helpers of the Go binding: see shim.h. */
+#include <stdlib.h>
+
+#include "shim.h"
+#include "_cgo_export.h"
+
+/* When status is a failure, copies this thread's last error message into a new malloc'd
+ * string at *message (NULL if out of memory). Called right after the failing function, in
+ * the same C call, hence on the same thread. */
+static int32_t with_message(int32_t status, char **message) {
+    if (status != FOCUSLLM_STATUS_OK && message != NULL) {
+        size_t len = focusllm_last_error_message(NULL, 0);
+        char *copy = malloc(len + 1);
+        if (copy != NULL) {
+            focusllm_last_error_message(copy, len + 1);
+        }
+        *message = copy;
+    }
+    return status;
+}
+
+int32_t fgo_model_default_params(focusllm_model_params *params, char **message) {
+    return with_message(focusllm_model_default_params(params, sizeof *params), message);
+}
+
+int32_t fgo_session_default_params(focusllm_session_params *params, char **message) {
+    return with_message(focusllm_session_default_params(params, sizeof *params), message);
+}
+
+int32_t fgo_generate_default_params(focusllm_generate_params *params, char **message) {
+    return with_message(focusllm_generate_default_params(params, sizeof *params), message);
+}
+
+static bool load_progress_trampoline(float progress, void *user_data) {
+    return focusllmGoLoadProgress(progress, (uintptr_t)user_data);
+}
+
+int32_t fgo_model_load(const char *path, size_t path_len, const focusllm_model_params *params,
+                       uintptr_t progress_handle, focusllm_model **out_model, char **message) {
+    focusllm_load_progress_fn progress = progress_handle != 0 ? load_progress_trampoline : NULL;
+    return with_message(focusllm_model_load(path, path_len, params, progress, (void *)progress_handle,
+                                            out_model),
+                        message);
+}
+
+char *fgo_model_description(const focusllm_model *model) {
+    size_t len = focusllm_model_description(model, NULL, 0);
+    char *text = malloc(len + 1);
+    if (text != NULL) {
+        focusllm_model_description(model, text, len + 1);
+    }
+    return text;
+}
+
+int32_t fgo_model_estimate_memory(const focusllm_model *model, const focusllm_session_params *params,
+                                  uint32_t max_tokens, uint64_t *out_bytes, char **message) {
+    return with_message(focusllm_model_estimate_memory(model, params, max_tokens, out_bytes), message);
+}
+
+int32_t fgo_session_new(const focusllm_model *model, const focusllm_session_params *params,
+                        focusllm_session **out_session, char **message) {
+    return with_message(focusllm_session_new(model, params, out_session), message);
+}
+
+static bool piece_trampoline(const char *text, size_t len, const int32_t *tokens, size_t n_tokens,
+                             void *user_data) {
+    return focusllmGoPiece((char *)text, len, (int32_t *)tokens, n_tokens, (uintptr_t)user_data);
+}
+
+static bool progress_trampoline(size_t done, size_t total, void *user_data) {
+    return focusllmGoProgress(done, total, (uintptr_t)user_data);
+}
+
+int32_t fgo_session_run(focusllm_session *session, const char *document, size_t document_len,
+                        const char *prompt, size_t prompt_len, bool chat,
+                        const focusllm_generate_params *params, uintptr_t handle,
+                        focusllm_result *out_result, char **message) {
+    focusllm_job job = {0};
+    job.struct_size = sizeof job;
+    job.document = document;
+    job.document_len = document_len;
+    job.prompt = prompt;
+    job.prompt_len = prompt_len;
+    job.chat = chat;
+    /* The trampolines always run, even without Go callbacks: they check the run's
+     * context.Context between tokens and prefill batches. */
+    return with_message(focusllm_session_run(session, &job, params, piece_trampoline, progress_trampoline,
+                                             (void *)handle, out_result),
+                        message);
+}
+
+static void log_trampoline(focusllm_log_level level, const char *text, size_t len, void *user_data) {
+    (void)user_data;
+    focusllmGoLog(level, (char *)text, len);
+}
+
+int32_t fgo_set_log_callback(bool on, char **message) {
+    return with_message(focusllm_set_log_callback(on ? log_trampoline : NULL, NULL), message);
+}

@@ -1,0 +1,42 @@
+/*
+ * C helpers of the Go binding (compiled by cgo with the package). Each fallible helper calls
+ * one focusllm function and, when it fails, copies focusllm_last_error_message() into a
+ * malloc'd string in the same C call, so on the same OS thread: a goroutine may move to
+ * another thread between two cgo calls, and the message is kept per thread. The Go side
+ * frees *message with free(). Callbacks reach Go through trampolines whose user_data is a
+ * runtime/cgo.Handle value (an integer, not a Go pointer).
+ */
+#ifndef FOCUSLLM_GO_SHIM_H
+#define FOCUSLLM_GO_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "focusllm.h"
+
+int32_t fgo_model_default_params(focusllm_model_params *params, char **message);
+int32_t fgo_session_default_params(focusllm_session_params *params, char **message);
+int32_t fgo_generate_default_params(focusllm_generate_params *params, char **message);
+
+/* progress_handle 0 means no progress callback. */
+int32_t fgo_model_load(const char *path, size_t path_len, const focusllm_model_params *params,
+                       uintptr_t progress_handle, focusllm_model **out_model, char **message);
+/* The model's description as a malloc'd NUL-terminated string (NULL when out of memory). */
+char *fgo_model_description(const focusllm_model *model);
+int32_t fgo_model_estimate_memory(const focusllm_model *model, const focusllm_session_params *params,
+                                  uint32_t max_tokens, uint64_t *out_bytes, char **message);
+
+int32_t fgo_session_new(const focusllm_model *model, const focusllm_session_params *params,
+                        focusllm_session **out_session, char **message);
+/* Builds the focusllm_job from its parts (so no Go memory holds Go pointers) and runs it;
+ * the piece and progress callbacks go to the Go run state behind handle. */
+int32_t fgo_session_run(focusllm_session *session, const char *document, size_t document_len,
+                        const char *prompt, size_t prompt_len, bool chat,
+                        const focusllm_generate_params *params, uintptr_t handle,
+                        focusllm_result *out_result, char **message);
+
+/* Routes llama.cpp's log to the Go log function (on = true) or restores the default. */
+int32_t fgo_set_log_callback(bool on, char **message);
+
+#endif /* FOCUSLLM_GO_SHIM_H */

@@ -1,0 +1,194 @@
+import CFocusLLM
+
+/// How a model is loaded. The initializer gives the library's defaults.
+public struct ModelParams: Sendable {
+    /// Layers to offload to the GPU (0 = CPU only); CPU builds ignore it.
+    public var gpuLayers: Int32
+    /// Map the file instead of reading it (default true).
+    public var useMmap: Bool
+    /// Load only the vocabulary (default false).
+    public var vocabOnly: Bool
+
+    public init() {
+        var c = focusllm_model_params()
+        _ = focusllm_model_default_params(&c, MemoryLayout<focusllm_model_params>.stride)
+        gpuLayers = c.n_gpu_layers
+        useMmap = c.use_mmap
+        vocabOnly = c.vocab_only
+    }
+
+    func cValue() throws -> focusllm_model_params {
+        var c = focusllm_model_params()
+        try check(focusllm_model_default_params(&c, MemoryLayout<focusllm_model_params>.stride))
+        c.n_gpu_layers = gpuLayers
+        c.use_mmap = useMmap
+        c.vocab_only = vocabOnly
+        return c
+    }
+}
+
+/// How what the chunks of a long document hold reaches the answer.
+public enum Strategy: Int32, Sendable {
+    case focus = 0
+    case logitFusion = 1
+    case candidate = 2
+}
+
+/// How a session runs. The initializer gives the library's defaults; lengths of 0 mean the
+/// default for the model and strategy. The fields are focusllm_session_params' (focusllm.h).
+public struct SessionParams: Sendable {
+    public var nCtx: UInt32
+    public var nBatch: UInt32
+    public var nUbatch: UInt32
+    public var nThreads: UInt32
+    /// 0 auto, 1 enabled, 2 disabled (FOCUSLLM_FLASH_ATTENTION_*).
+    public var flashAttention: Int32
+    public var strategy: Strategy
+    public var window: UInt32
+    public var chunkLen: UInt32
+    public var localLen: UInt32
+    public var promptLen: UInt32
+    public var topChunks: UInt32
+    public var waveSize: UInt32
+    public var fusionBeta: Float
+    public var candidateCells: UInt32
+    public var useChatTemplate: Bool
+
+    public init() {
+        var c = focusllm_session_params()
+        _ = focusllm_session_default_params(&c, MemoryLayout<focusllm_session_params>.stride)
+        nCtx = c.n_ctx
+        nBatch = c.n_batch
+        nUbatch = c.n_ubatch
+        nThreads = c.n_threads
+        flashAttention = c.flash_attention
+        strategy = Strategy(rawValue: c.strategy) ?? .focus
+        window = c.window
+        chunkLen = c.chunk_len
+        localLen = c.local_len
+        promptLen = c.prompt_len
+        topChunks = c.top_chunks
+        waveSize = c.wave_size
+        fusionBeta = c.fusion_beta
+        candidateCells = c.candidate_cells
+        useChatTemplate = c.use_chat_template
+    }
+
+    func cValue() throws -> focusllm_session_params {
+        var c = focusllm_session_params()
+        try check(focusllm_session_default_params(&c, MemoryLayout<focusllm_session_params>.stride))
+        c.n_ctx = nCtx
+        c.n_batch = nBatch
+        c.n_ubatch = nUbatch
+        c.n_threads = nThreads
+        c.flash_attention = flashAttention
+        c.strategy = strategy.rawValue
+        c.window = window
+        c.chunk_len = chunkLen
+        c.local_len = localLen
+        c.prompt_len = promptLen
+        c.top_chunks = topChunks
+        c.wave_size = waveSize
+        c.fusion_beta = fusionBeta
+        c.candidate_cells = candidateCells
+        c.use_chat_template = useChatTemplate
+        return c
+    }
+}
+
+/// What a run generates. The initializer gives the library's defaults (greedy sampling).
+public struct GenerateParams: Sendable {
+    public var maxTokens: UInt32
+    public var temperature: Float
+    public var topK: Int32
+    public var topP: Float
+    public var minP: Float
+    public var repeatPenalty: Float
+    public var repeatLastN: Int32
+    public var seed: UInt32
+    /// Generation ends when the text contains one of these; it is not emitted.
+    public var stop: [String] = []
+    /// Render control tokens as text instead of dropping them.
+    public var renderSpecial: Bool
+
+    public init(maxTokens: UInt32? = nil) {
+        var c = focusllm_generate_params()
+        _ = focusllm_generate_default_params(&c, MemoryLayout<focusllm_generate_params>.stride)
+        self.maxTokens = maxTokens ?? c.max_tokens
+        temperature = c.temperature
+        topK = c.top_k
+        topP = c.top_p
+        minP = c.min_p
+        repeatPenalty = c.repeat_penalty
+        repeatLastN = c.repeat_last_n
+        seed = c.seed
+        renderSpecial = c.render_special
+    }
+
+    /// Calls `body` with the C parameters, whose stop strings are valid during the call.
+    func withCValue<R>(_ body: (UnsafePointer<focusllm_generate_params>) throws -> R) throws -> R {
+        var c = focusllm_generate_params()
+        try check(focusllm_generate_default_params(&c, MemoryLayout<focusllm_generate_params>.stride))
+        c.max_tokens = maxTokens
+        c.temperature = temperature
+        c.top_k = topK
+        c.top_p = topP
+        c.min_p = minP
+        c.repeat_penalty = repeatPenalty
+        c.repeat_last_n = repeatLastN
+        c.seed = seed
+        c.render_special = renderSpecial
+        let bytes: [CChar] = stop.flatMap { $0.utf8.map { CChar(bitPattern: $0) } }
+        return try bytes.withUnsafeBufferPointer { buffer in
+            var strings: [focusllm_str] = []
+            var offset = 0
+            for text in stop {
+                let length = text.utf8.count
+                strings.append(focusllm_str(ptr: length == 0 ? nil : buffer.baseAddress! + offset, len: length))
+                offset += length
+            }
+            return try strings.withUnsafeBufferPointer { array in
+                c.stop = array.baseAddress
+                c.n_stop = array.count
+                return try body(&c)
+            }
+        }
+    }
+}
+
+/// Why generation ended.
+public enum FinishReason: Int32, Sendable {
+    case endOfGeneration = 1
+    case maxTokens = 2
+    case stopString = 3
+    case contextFull = 4
+    case callerStopped = 5
+}
+
+/// What a finished run reports.
+public struct RunResult: Sendable {
+    /// The whole generated text (the streamed pieces, concatenated).
+    public var text: String
+    /// nil for a reason this package does not know (a newer library).
+    public var finishReason: FinishReason?
+    /// True when the input fit the model's window and ran without chunking.
+    public var direct: Bool
+    public var tokens: Int
+    public var promptTokens: Int
+    public var chunks: Int
+    public var waves: Int
+    public var prefillSeconds: Double
+    public var generateSeconds: Double
+
+    init(_ c: focusllm_result, text: String) {
+        self.text = text
+        finishReason = FinishReason(rawValue: c.finish_reason)
+        direct = c.direct
+        tokens = c.n_tokens
+        promptTokens = c.n_prompt_tokens
+        chunks = c.n_chunks
+        waves = c.n_waves
+        prefillSeconds = c.prefill_seconds
+        generateSeconds = c.generate_seconds
+    }
+}

@@ -1,0 +1,720 @@
+/*
+ * focusllm.h: the C API of focusllm, FocusLLM long-context question answering on llama.cpp.
+ *
+ * Conventions (they hold for every function below):
+ *
+ * Names: focusllm_<object>_<verb>. Objects are opaque handles made by _new / _load through an
+ *   out-parameter and released by _free; _free(NULL) is a no-op; never free twice.
+ *
+ * Ownership: the caller owns everything it passes in and gets nothing to free() with its own
+ *   allocator. Inputs are read during the call only; the library keeps no pointer to them.
+ *   Outputs are handles (free them with their _free), values written through out-parameters,
+ *   or text copied into a caller buffer. A session keeps its model alive.
+ *
+ * Strings in: (const char *ptr, size_t len), UTF-8, no NUL needed; (NULL, 0) is "".
+ *   Invalid UTF-8, NULL with len > 0, or an impossible len is FOCUSLLM_STATUS_INVALID_ARGUMENT.
+ * Strings out: static strings (never free them), text copied snprintf-style into a caller
+ *   buffer (the function returns the full length; call with NULL, 0 to ask for it), or
+ *   (ptr, len) borrowed only for the duration of a callback.
+ *
+ * Errors: a fallible function returns focusllm_status; FOCUSLLM_STATUS_OK is 0, and the numbers
+ *   never change. Out-parameters are written only on success. The reason of the last failure
+ *   is kept per thread: read it with focusllm_last_error_message() on the same thread, before
+ *   the next focusllm call. Functions that return a number or a pointer return 0 / NULL on a
+ *   NULL handle and set the same message. A panic inside the library is caught and becomes
+ *   FOCUSLLM_STATUS_PANIC (it never unwinds into C). llama.cpp's own fatal asserts
+ *   (GGML_ASSERT) abort the process; the library validates inputs so they are not reached.
+ *
+ * Threads: a model is shared and immutable: any thread, many at once. A session is used by
+ *   one thread at a time (a second call while one runs returns FOCUSLLM_STATUS_BUSY instead
+ *   of racing). focusllm_session_cancel() may be called from any thread at any time.
+ *   focusllm_set_log_callback(), the version and status functions: any thread.
+ *
+ * Callbacks: every callback gets the user_data given with it and is called synchronously on
+ *   the thread of the call that takes it (except the log callback: any thread). Callbacks
+ *   returning bool stop the work when they return false. A callback must not unwind (no C++
+ *   exception, no longjmp) through the library. Calling into the same session from its own
+ *   callback returns FOCUSLLM_STATUS_BUSY; other objects may be used.
+ *
+ * Structs: parameter and result structs start with size_t struct_size, the struct's sizeof
+ *   as the program's header declares it. Fill parameter structs with the matching
+ *   focusllm_*_default_params(&p, sizeof p), then change fields. The library reads (and for
+ *   results writes) only struct_size bytes: a program built against an older header keeps
+ *   working when fields are added at the end (the missing ones take their defaults). A
+ *   struct_size larger than the library's struct (a header newer than the library), 0, or one
+ *   that ends inside a field is FOCUSLLM_STATUS_STRUCT_SIZE.
+ *
+ * Versions: FOCUSLLM_ABI_VERSION (this header) must equal focusllm_abi_version() (the
+ *   library); check it at startup.
+ *
+ * Linking: see "Linking from C" in README.md (static: libfocusllm.a plus
+ *   -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc; shared: -lfocusllm, which exports
+ *   only focusllm_* symbols).
+ */
+
+#ifndef FOCUSLLM_H
+#define FOCUSLLM_H
+
+/* Generated from src/capi/ by build.rs (cbindgen 0.29.4): do not edit. CI fails when this
+ * file differs from what the code generates. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * The ABI version of focusllm.h. It changes only when a change breaks programs compiled
+ * against an older header (a removed or changed function, a changed struct layout); adding
+ * functions, statuses or struct fields at the end does not change it. Compare it with
+ * focusllm_abi_version() at startup: they must be equal.
+ */
+#define FOCUSLLM_ABI_VERSION 1
+
+/**
+ * What a fallible focusllm function returns. FOCUSLLM_STATUS_OK (0) is success; every other
+ * value is a failure whose message focusllm_last_error_message() gives on the same thread.
+ * The numbers never change: new statuses get new numbers, retired ones are not reused. A
+ * program should treat an unknown non-zero value as a failure.
+ */
+enum focusllm_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Success.
+     */
+    FOCUSLLM_STATUS_OK = 0,
+    /**
+     * A pointer argument is NULL, a length is impossible, or text is not valid UTF-8.
+     */
+    FOCUSLLM_STATUS_INVALID_ARGUMENT = 1,
+    /**
+     * A struct's struct_size is 0, cuts a field, or is larger than this library knows (the
+     * program was compiled against a newer focusllm.h than the library it runs with).
+     */
+    FOCUSLLM_STATUS_STRUCT_SIZE = 2,
+    /**
+     * A parameter is out of range (0 threads, n_ubatch > n_batch, ...); the message names it.
+     */
+    FOCUSLLM_STATUS_INVALID_PARAM = 3,
+    /**
+     * The model file cannot be opened or read (missing, a directory, empty, no permission).
+     */
+    FOCUSLLM_STATUS_MODEL_FILE = 4,
+    /**
+     * The file is not a loadable GGUF model; the message carries llama.cpp's reason.
+     */
+    FOCUSLLM_STATUS_MODEL_LOAD = 5,
+    /**
+     * llama.cpp could not create a context (usually not enough memory for n_ctx).
+     */
+    FOCUSLLM_STATUS_CONTEXT_CREATE = 6,
+    /**
+     * The input text is unusable (an empty prompt, ...).
+     */
+    FOCUSLLM_STATUS_INVALID_INPUT = 7,
+    /**
+     * The input does not fit where it must.
+     */
+    FOCUSLLM_STATUS_TOO_LONG = 8,
+    /**
+     * Tokenization failed.
+     */
+    FOCUSLLM_STATUS_TOKENIZE = 9,
+    /**
+     * The model's chat template could not be applied.
+     */
+    FOCUSLLM_STATUS_CHAT_TEMPLATE = 10,
+    /**
+     * llama_decode failed.
+     */
+    FOCUSLLM_STATUS_DECODE = 11,
+    /**
+     * The KV cache has no room for the batch.
+     */
+    FOCUSLLM_STATUS_KV_CACHE_FULL = 12,
+    /**
+     * The call was cancelled: focusllm_session_cancel(), or a progress callback returned false.
+     */
+    FOCUSLLM_STATUS_CANCELLED = 13,
+    /**
+     * A file could not be read or written.
+     */
+    FOCUSLLM_STATUS_IO = 14,
+    /**
+     * A GGUF file's metadata is malformed or incomplete.
+     */
+    FOCUSLLM_STATUS_GGUF = 15,
+    /**
+     * The feature is not supported for this model or build.
+     */
+    FOCUSLLM_STATUS_UNSUPPORTED = 16,
+    /**
+     * A bug in focusllm: an internal invariant did not hold.
+     */
+    FOCUSLLM_STATUS_INTERNAL = 17,
+    /**
+     * The session is already running a call (re-entry from one of its callbacks, or a
+     * second thread); a session runs one call at a time.
+     */
+    FOCUSLLM_STATUS_BUSY = 18,
+    /**
+     * focusllm panicked (a bug); the panic was caught at the boundary. The objects involved
+     * may be freed, and other objects stay usable.
+     */
+    FOCUSLLM_STATUS_PANIC = 19,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum focusllm_status focusllm_status;
+#else
+typedef int32_t focusllm_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Severity of a log line.
+ */
+enum focusllm_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    FOCUSLLM_LOG_LEVEL_DEBUG = 1,
+    FOCUSLLM_LOG_LEVEL_INFO = 2,
+    FOCUSLLM_LOG_LEVEL_WARN = 3,
+    FOCUSLLM_LOG_LEVEL_ERROR = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum focusllm_log_level focusllm_log_level;
+#else
+typedef int32_t focusllm_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why generation ended.
+ */
+enum focusllm_finish_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The model produced an end-of-generation token.
+     */
+    FOCUSLLM_FINISH_REASON_END_OF_GENERATION = 1,
+    /**
+     * max_tokens tokens were generated.
+     */
+    FOCUSLLM_FINISH_REASON_MAX_TOKENS = 2,
+    /**
+     * A stop string appeared (it is not part of the streamed text).
+     */
+    FOCUSLLM_FINISH_REASON_STOP_STRING = 3,
+    /**
+     * The context has no room for another token.
+     */
+    FOCUSLLM_FINISH_REASON_CONTEXT_FULL = 4,
+    /**
+     * The piece callback returned false.
+     */
+    FOCUSLLM_FINISH_REASON_CALLER_STOPPED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum focusllm_finish_reason focusllm_finish_reason;
+#else
+typedef int32_t focusllm_finish_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A loaded GGUF model. Shared and immutable: one model serves any number of sessions, and
+ * every function taking a `const focusllm_model *` may be called from any thread at the same
+ * time. Sessions keep the model alive: focusllm_model_free() may come before the sessions
+ * made from it are freed.
+ */
+typedef struct focusllm_model focusllm_model;
+
+/**
+ * A session: a model plus the settings jobs run with. It keeps no conversation or KV state
+ * between calls. Used by one thread at a time: a second call while one runs (from another
+ * thread, or from inside a callback) returns FOCUSLLM_STATUS_BUSY. focusllm_session_cancel()
+ * may be called from any thread at any time.
+ */
+typedef struct focusllm_session focusllm_session;
+
+/**
+ * Receives one complete log line of llama.cpp / ggml: `len` bytes at `text` (also
+ * NUL-terminated; no trailing newline), valid only during the call. It may be called from
+ * any thread that runs focusllm work, concurrently: it must be thread-safe.
+ */
+typedef void (*focusllm_log_fn)(focusllm_log_level level,
+                                const char *text,
+                                size_t len,
+                                void *user_data);
+
+/**
+ * How focusllm_model_load() loads a model. Fill it with focusllm_model_default_params().
+ */
+typedef struct focusllm_model_params {
+    /**
+     * sizeof(focusllm_model_params) as compiled into the program; set by
+     * focusllm_model_default_params(). See "Structs" at the top of this header.
+     */
+    size_t struct_size;
+    /**
+     * Layers to offload to the GPU (0 = CPU only; a large number = all). Ignored by CPU builds.
+     */
+    int32_t n_gpu_layers;
+    /**
+     * Map the file instead of reading it into memory (default true).
+     */
+    bool use_mmap;
+    /**
+     * Load only the vocabulary (default false).
+     */
+    bool vocab_only;
+} focusllm_model_params;
+
+/**
+ * Called during focusllm_model_load() with the fraction loaded (0.0 to 1.0), on the loading
+ * thread. Return false to cancel the load (it then returns FOCUSLLM_STATUS_CANCELLED).
+ */
+typedef bool (*focusllm_load_progress_fn)(float progress,
+                                          void *user_data);
+
+/**
+ * Flash attention setting (llama.cpp's flash_attn_type).
+ */
+typedef int32_t focusllm_flash_attention;
+
+/**
+ * How what the chunks of a long document hold reaches the answer.
+ */
+typedef int32_t focusllm_strategy;
+
+/**
+ * How a session runs. Fill it with focusllm_session_default_params(). Lengths of 0 mean
+ * "the default for this model and strategy".
+ */
+typedef struct focusllm_session_params {
+    /**
+     * sizeof(focusllm_session_params) as compiled into the program; set by
+     * focusllm_session_default_params(). See "Structs" at the top of this header.
+     */
+    size_t struct_size;
+    /**
+     * Context length for plain prompts (0 = the model's window). Documents size their own.
+     */
+    uint32_t n_ctx;
+    /**
+     * Most tokens per llama_decode call (default 2048).
+     */
+    uint32_t n_batch;
+    /**
+     * Most tokens per compute step inside a decode (default 512, at most n_batch).
+     */
+    uint32_t n_ubatch;
+    /**
+     * CPU threads (default: every core the process may use; 1..=1024).
+     */
+    uint32_t n_threads;
+    /**
+     * A FOCUSLLM_FLASH_ATTENTION_* value.
+     */
+    focusllm_flash_attention flash_attention;
+    /**
+     * A FOCUSLLM_STRATEGY_* value.
+     */
+    focusllm_strategy strategy;
+    /**
+     * The window the engine plans for (0 = the model's training window).
+     */
+    uint32_t window;
+    /**
+     * Tokens per chunk of a long document (0 = derived from the window).
+     */
+    uint32_t chunk_len;
+    /**
+     * Tokens of the input's tail kept as the local context (0 = derived).
+     */
+    uint32_t local_len;
+    /**
+     * Tokens of the local context appended to every chunk (0 = derived).
+     */
+    uint32_t prompt_len;
+    /**
+     * Chunks kept after scoring (FOCUS, LOGIT_FUSION; 1..=64).
+     */
+    uint32_t top_chunks;
+    /**
+     * Chunks decoded together in one wave (bounds memory).
+     */
+    uint32_t wave_size;
+    /**
+     * Weight of the context-free contrast in LOGIT_FUSION (0..=4).
+     */
+    float fusion_beta;
+    /**
+     * KV cells each chunk contributes in CANDIDATE (>= 1).
+     */
+    uint32_t candidate_cells;
+    /**
+     * Wrap document and question in the model's chat template (when it has one).
+     */
+    bool use_chat_template;
+} focusllm_session_params;
+
+/**
+ * A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
+ */
+typedef struct focusllm_str {
+    const char *ptr;
+    size_t len;
+} focusllm_str;
+
+/**
+ * What focusllm_session_run() generates. Fill it with focusllm_generate_default_params().
+ * The defaults sample greedily (temperature 0): reproducible output.
+ */
+typedef struct focusllm_generate_params {
+    /**
+     * sizeof(focusllm_generate_params) as compiled into the program; set by
+     * focusllm_generate_default_params(). See "Structs" at the top of this header.
+     */
+    size_t struct_size;
+    /**
+     * Most tokens to generate (>= 1; default 256).
+     */
+    uint32_t max_tokens;
+    /**
+     * Sampling temperature; <= 0 is greedy (default 0).
+     */
+    float temperature;
+    /**
+     * Top-k (0 disables; default 40).
+     */
+    int32_t top_k;
+    /**
+     * Top-p in (0, 1] (1 disables; default 0.95).
+     */
+    float top_p;
+    /**
+     * Min-p in [0, 1] (0 disables; default 0.05).
+     */
+    float min_p;
+    /**
+     * Repetition penalty > 0 (1 disables; default 1).
+     */
+    float repeat_penalty;
+    /**
+     * Recent tokens the penalty looks at (-1 = the whole context; default 64).
+     */
+    int32_t repeat_last_n;
+    /**
+     * Seed of the sampler's random numbers (default 42).
+     */
+    uint32_t seed;
+    /**
+     * `n_stop` stop strings: generation ends when the text contains one of them, which is
+     * not emitted. Read during the call only. May be NULL when n_stop is 0 (the default).
+     */
+    const struct focusllm_str *stop;
+    /**
+     * The number of stop strings.
+     */
+    size_t n_stop;
+    /**
+     * Render control tokens ("<|im_end|>") as text instead of dropping them (default false).
+     */
+    bool render_special;
+} focusllm_generate_params;
+
+/**
+ * What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
+ */
+typedef struct focusllm_job {
+    /**
+     * sizeof(focusllm_job) as compiled into the program. See "Structs" at the top.
+     */
+    size_t struct_size;
+    /**
+     * The document, `document_len` bytes of UTF-8 (no NUL needed), of any length: when it
+     * does not fit the model's window it is read in chunks (FocusLLM). `document_len == 0`
+     * (document may then be NULL) means no document: `prompt` runs as a plain prompt.
+     */
+    const char *document;
+    size_t document_len;
+    /**
+     * The question about the document, or the plain prompt: `prompt_len` bytes of UTF-8.
+     */
+    const char *prompt;
+    size_t prompt_len;
+    /**
+     * Plain prompts only: wrap the prompt as one user message in the model's chat template
+     * (true), or feed it as raw text with control tokens parsed (false). Document jobs follow
+     * the session's use_chat_template.
+     */
+    bool chat;
+} focusllm_job;
+
+/**
+ * Receives each streamed piece of text: `len` bytes of whole UTF-8 characters at `text`
+ * (also NUL-terminated, for convenience) and the `n_tokens` token ids that produced them
+ * (may be 0 when a token completes no character yet). Both pointers are valid only during
+ * the callback. Called on the thread running the job. Return false to stop generating: the
+ * run then succeeds with FOCUSLLM_FINISH_REASON_CALLER_STOPPED.
+ */
+typedef bool (*focusllm_piece_fn)(const char *text,
+                                  size_t len,
+                                  const int32_t *tokens,
+                                  size_t n_tokens,
+                                  void *user_data);
+
+/**
+ * Reports prefill progress: `done` of `total` input tokens decoded. Called on the thread
+ * running the job, after each decoded batch. Return false to cancel: the run then returns
+ * FOCUSLLM_STATUS_CANCELLED.
+ */
+typedef bool (*focusllm_progress_fn)(size_t done,
+                                     size_t total,
+                                     void *user_data);
+
+/**
+ * What a finished run reports besides the streamed text. The caller sets struct_size =
+ * sizeof(focusllm_result); the library writes only that many bytes, on success only.
+ */
+typedef struct focusllm_result {
+    /**
+     * sizeof(focusllm_result) as compiled into the program, set by the caller.
+     */
+    size_t struct_size;
+    /**
+     * A focusllm_finish_reason value.
+     */
+    focusllm_finish_reason finish_reason;
+    /**
+     * True when the input fit the model's window and ran without chunking.
+     */
+    bool direct;
+    /**
+     * Tokens generated (an end-of-generation token is not counted).
+     */
+    size_t n_tokens;
+    /**
+     * Tokens of the whole input (chat wrapping, document and prompt).
+     */
+    size_t n_prompt_tokens;
+    /**
+     * Chunks and waves of a long document (0 when direct).
+     */
+    size_t n_chunks;
+    size_t n_waves;
+    /**
+     * Wall time until the first token could be sampled, and of generation, in seconds.
+     */
+    double prefill_seconds;
+    double generate_seconds;
+} focusllm_result;
+
+/**
+ * llama.cpp decides (on for CPU).
+ */
+#define FOCUSLLM_FLASH_ATTENTION_AUTO 0
+
+#define FOCUSLLM_FLASH_ATTENTION_ENABLED 1
+
+#define FOCUSLLM_FLASH_ATTENTION_DISABLED 2
+
+/**
+ * Score chunks with the question appended, keep the top_chunks best, attend to their KV.
+ */
+#define FOCUSLLM_STRATEGY_FOCUS 0
+
+/**
+ * The best chunks and a context-free row decode in parallel; their logits are fused.
+ */
+#define FOCUSLLM_STRATEGY_LOGIT_FUSION 1
+
+/**
+ * The paper's candidate tokens: the last candidate_cells KV cells of every chunk are shared.
+ */
+#define FOCUSLLM_STRATEGY_CANDIDATE 2
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * A short description of a status ("invalid argument", "cancelled", ...), or "unknown status"
+ * for a number this library does not know. The string is static: never free it.
+ */
+const char *focusllm_status_string(int32_t status);
+
+/**
+ * Copies the message of the most recent failure on the calling thread into `buffer`.
+ *
+ * Every function that returns focusllm_status sets this message when it fails and clears it
+ * when it succeeds; functions that return a number or a pointer set it only when they return
+ * their failure value (0 or NULL). The message is UTF-8 and names what was wrong and with
+ * which value (for a model that does not load: llama.cpp's own reason).
+ *
+ * Returns the message's full length in bytes, without the terminating NUL, like snprintf.
+ * When `buffer_len > 0`, writes at most `buffer_len - 1` bytes (never splitting a UTF-8
+ * character) followed by a NUL. Size query: pass `buffer = NULL, buffer_len = 0`, then call
+ * again with a buffer of the returned length + 1. Reading does not clear the message.
+ * Thread safety: any thread; each thread has its own message.
+ */
+size_t focusllm_last_error_message(char *buffer,
+                                   size_t buffer_len);
+
+/**
+ * The ABI version the library was built with (FOCUSLLM_ABI_VERSION of its own header).
+ * Thread safety: any thread.
+ */
+uint32_t focusllm_abi_version(void);
+
+/**
+ * A static, NUL-terminated string naming focusllm's version, its ABI version and the
+ * llama.cpp build, e.g. "focusllm 0.1.0 (ABI 1; llama.cpp vendored in llama-cpp-sys-2
+ * 0.1.161)". Never free it. Thread safety: any thread.
+ */
+const char *focusllm_version_string(void);
+
+/**
+ * Sends every llama.cpp log line to `callback` with `user_data`, process-wide, replacing
+ * any earlier callback. NULL restores the default: lines go to Rust's `log` crate (silent
+ * unless the program is Rust and installed a logger). A line being delivered on another
+ * thread at the moment of the switch may still reach the previous callback, so keep the
+ * previous user_data valid until in-flight work is done. Thread safety: any thread.
+ */
+focusllm_status focusllm_set_log_callback(focusllm_log_fn callback,
+                                          void *user_data);
+
+/**
+ * Writes the default model parameters into `params`; `struct_size` must be
+ * sizeof(focusllm_model_params). Call: focusllm_model_default_params(&p, sizeof p).
+ */
+focusllm_status focusllm_model_default_params(struct focusllm_model_params *params,
+                                              size_t struct_size);
+
+/**
+ * Loads a GGUF model from `path` (`path_len` bytes of UTF-8, no NUL needed). `params` must
+ * not be NULL. `progress` may be NULL; it gets `user_data`. On success writes a new model to
+ * `*out_model`, which the caller frees with focusllm_model_free(). On failure `*out_model`
+ * is untouched and the message says why (a missing file, or llama.cpp's own reason).
+ */
+focusllm_status focusllm_model_load(const char *path,
+                                    size_t path_len,
+                                    const struct focusllm_model_params *params,
+                                    focusllm_load_progress_fn progress,
+                                    void *user_data,
+                                    struct focusllm_model **out_model);
+
+/**
+ * Frees a model. NULL is a no-op. Sessions made from the model stay valid (they hold their
+ * own reference). The model must not be used afterwards, nor freed twice.
+ */
+void focusllm_model_free(struct focusllm_model *model);
+
+/**
+ * The context length the model was trained with (its native window); 0 if `model` is NULL.
+ */
+uint32_t focusllm_model_n_ctx_train(const struct focusllm_model *model);
+
+/**
+ * The number of tokens in the model's vocabulary; 0 if `model` is NULL.
+ */
+uint32_t focusllm_model_n_vocab(const struct focusllm_model *model);
+
+/**
+ * The size of the model's tensors in bytes; 0 if `model` is NULL.
+ */
+uint64_t focusllm_model_size_bytes(const struct focusllm_model *model);
+
+/**
+ * Copies llama.cpp's one-line description of the model ("llama 135M Q4_1") into `buffer`,
+ * snprintf style (see focusllm_last_error_message() for the buffer rules); returns its full
+ * length. Returns 0 if `model` is NULL.
+ */
+size_t focusllm_model_description(const struct focusllm_model *model,
+                                  char *buffer,
+                                  size_t buffer_len);
+
+/**
+ * Estimates the peak memory in bytes that a session with `params` needs for a job on a long
+ * document generating up to `max_tokens` tokens: the weights, the largest KV cache the
+ * strategy allocates and llama.cpp's compute buffers. Meant for "will it fit" before
+ * running; llama.cpp pads and adds small buffers. Writes `*out_bytes` on success.
+ */
+focusllm_status focusllm_model_estimate_memory(const struct focusllm_model *model,
+                                               const struct focusllm_session_params *params,
+                                               uint32_t max_tokens,
+                                               uint64_t *out_bytes);
+
+/**
+ * Writes the default session parameters into `params`; `struct_size` must be
+ * sizeof(focusllm_session_params). Call: focusllm_session_default_params(&p, sizeof p).
+ */
+focusllm_status focusllm_session_default_params(struct focusllm_session_params *params,
+                                                size_t struct_size);
+
+/**
+ * Makes a session over `model` (which it keeps alive) with `params` (not NULL; checked
+ * here, so a bad value fails now rather than in the first job). On success writes the new
+ * session to `*out_session`; free it with focusllm_session_free().
+ */
+focusllm_status focusllm_session_new(const struct focusllm_model *model,
+                                     const struct focusllm_session_params *params,
+                                     struct focusllm_session **out_session);
+
+/**
+ * Frees a session. NULL is a no-op. A session must not be freed while a call on it runs;
+ * from inside its own callback the request is refused (the session stays, the last error
+ * says so) rather than freeing memory in use. Never free a session twice.
+ */
+void focusllm_session_free(struct focusllm_session *session);
+
+/**
+ * Stops the call running on `session` as soon as possible: between generated tokens,
+ * between prefill batches, or inside a decode. That call returns FOCUSLLM_STATUS_CANCELLED
+ * and its outputs are not written. A cancel while no call runs has no effect on later
+ * calls: each call starts uncancelled. Thread safety: any thread, any time while the
+ * session exists, including from the session's own callbacks.
+ */
+focusllm_status focusllm_session_cancel(const struct focusllm_session *session);
+
+/**
+ * Writes the default generation parameters into `params`; `struct_size` must be
+ * sizeof(focusllm_generate_params). Call: focusllm_generate_default_params(&p, sizeof p).
+ */
+focusllm_status focusllm_generate_default_params(struct focusllm_generate_params *params,
+                                                 size_t struct_size);
+
+/**
+ * Runs one job on `session`: plain generation from a prompt, or a question about a document
+ * of any length. Streams the answer to `on_piece` and prefill progress to `on_progress`
+ * (either may be NULL; both get `user_data`). `session`, `job` and `params` must not be
+ * NULL; `out_result` may be NULL when the summary is not wanted, otherwise its struct_size
+ * must be set. On success (which includes a stop by the piece callback) writes
+ * `*out_result`. Blocks until the job ends. The session runs one call at a time: a call
+ * while another runs on it, including from inside these callbacks, returns
+ * FOCUSLLM_STATUS_BUSY. Other sessions may be used from inside the callbacks.
+ */
+focusllm_status focusllm_session_run(struct focusllm_session *session,
+                                     const struct focusllm_job *job,
+                                     const struct focusllm_generate_params *params,
+                                     focusllm_piece_fn on_piece,
+                                     focusllm_progress_fn on_progress,
+                                     void *user_data,
+                                     struct focusllm_result *out_result);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* FOCUSLLM_H */

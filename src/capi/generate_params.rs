@@ -1,0 +1,162 @@
+//! What one run generates: `focusllm_generate_params` (sampling, limits, stop strings).
+
+use std::ffi::c_char;
+
+use super::boundary;
+use super::sized::{self, versioned};
+use super::status::{Failure, focusllm_status};
+use super::strings::{slice_arg, str_arg};
+use crate::params::{GenerateParams, SamplerParams};
+
+/// A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_str {
+    pub ptr: *const c_char,
+    pub len: usize,
+}
+
+/// What focusllm_session_run() generates. Fill it with focusllm_generate_default_params().
+/// The defaults sample greedily (temperature 0): reproducible output.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_generate_params {
+    /// sizeof(focusllm_generate_params) as compiled into the program; set by
+    /// focusllm_generate_default_params(). See "Structs" at the top of this header.
+    pub struct_size: usize,
+    /// Most tokens to generate (>= 1; default 256).
+    pub max_tokens: u32,
+    /// Sampling temperature; <= 0 is greedy (default 0).
+    pub temperature: f32,
+    /// Top-k (0 disables; default 40).
+    pub top_k: i32,
+    /// Top-p in (0, 1] (1 disables; default 0.95).
+    pub top_p: f32,
+    /// Min-p in [0, 1] (0 disables; default 0.05).
+    pub min_p: f32,
+    /// Repetition penalty > 0 (1 disables; default 1).
+    pub repeat_penalty: f32,
+    /// Recent tokens the penalty looks at (-1 = the whole context; default 64).
+    pub repeat_last_n: i32,
+    /// Seed of the sampler's random numbers (default 42).
+    pub seed: u32,
+    /// `n_stop` stop strings: generation ends when the text contains one of them, which is
+    /// not emitted. Read during the call only. May be NULL when n_stop is 0 (the default).
+    pub stop: *const focusllm_str,
+    /// The number of stop strings.
+    pub n_stop: usize,
+    /// Render control tokens ("<|im_end|>") as text instead of dropping them (default false).
+    pub render_special: bool,
+}
+
+versioned!(
+    focusllm_generate_params,
+    focusllm_generate_params::from_rust(&GenerateParams::default()),
+    versions = &[11],
+    [max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed, stop, n_stop, render_special]
+);
+
+const PARAMS_HINT: &str = "fill the struct with focusllm_generate_default_params(&params, sizeof params)";
+
+/// The most stop strings a run accepts (each is matched against every new piece of text).
+const MAX_STOP_STRINGS: usize = 64;
+
+impl focusllm_generate_params {
+    fn from_rust(p: &GenerateParams) -> Self {
+        let s = &p.sampler;
+        focusllm_generate_params {
+            struct_size: size_of::<Self>(),
+            max_tokens: p.max_tokens,
+            temperature: s.temperature,
+            top_k: s.top_k,
+            top_p: s.top_p,
+            min_p: s.min_p,
+            repeat_penalty: s.repeat_penalty,
+            repeat_last_n: s.repeat_last_n,
+            seed: s.seed,
+            stop: std::ptr::null(),
+            n_stop: 0,
+            render_special: p.render_special,
+        }
+    }
+
+    /// Reads the caller's struct and the stop strings it points to into Rust parameters
+    /// (validated).
+    ///
+    /// # Safety
+    /// See [`sized::read`]; `stop` must point to `n_stop` readable focusllm_str whose strings
+    /// are readable, for the duration of the call.
+    pub(crate) unsafe fn read(ptr: *const Self) -> Result<GenerateParams, Failure> {
+        // SAFETY: forwarded contract.
+        let raw = unsafe { sized::read(ptr, "params", PARAMS_HINT) }?;
+        if raw.n_stop > MAX_STOP_STRINGS {
+            return Err(Failure::param(format!("n_stop must be at most {MAX_STOP_STRINGS}, got {}", raw.n_stop)));
+        }
+        // SAFETY: forwarded contract (stop array of n_stop entries).
+        let stops = unsafe { slice_arg(raw.stop, raw.n_stop, "params.stop") }?;
+        let stop = stops
+            .iter()
+            .enumerate()
+            // SAFETY: each entry's (ptr, len) is readable (forwarded contract).
+            .map(|(i, s)| unsafe { str_arg(s.ptr, s.len, &format!("params.stop[{i}]")) }.map(str::to_owned))
+            .collect::<Result<Vec<String>, Failure>>()?;
+        let params = GenerateParams {
+            max_tokens: raw.max_tokens,
+            stop,
+            sampler: SamplerParams {
+                temperature: raw.temperature,
+                top_k: raw.top_k,
+                top_p: raw.top_p,
+                min_p: raw.min_p,
+                repeat_penalty: raw.repeat_penalty,
+                repeat_last_n: raw.repeat_last_n,
+                seed: raw.seed,
+            },
+            render_special: raw.render_special,
+        };
+        params.validate()?;
+        Ok(params)
+    }
+}
+
+/// Writes the default generation parameters into `params`; `struct_size` must be
+/// sizeof(focusllm_generate_params). Call: focusllm_generate_default_params(&p, sizeof p).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_generate_default_params(
+    params: *mut focusllm_generate_params,
+    struct_size: usize,
+) -> focusllm_status {
+    // SAFETY: the caller provides `struct_size` writable bytes at params (or NULL).
+    boundary::status("focusllm_generate_default_params", || unsafe { sized::write_defaults(params, struct_size) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_complete_and_pinned() {
+        sized::assert_layout::<focusllm_generate_params>();
+        assert_eq!(size_of::<focusllm_generate_params>(), 64);
+        assert_eq!(size_of::<focusllm_str>(), 16);
+    }
+
+    #[test]
+    fn stop_strings_are_read_and_checked() {
+        let stops = [focusllm_str { ptr: c"\n\n".as_ptr(), len: 2 }, focusllm_str { ptr: std::ptr::null(), len: 0 }];
+        let mut raw = <focusllm_generate_params as sized::Versioned>::defaults();
+        raw.stop = stops.as_ptr();
+        raw.n_stop = 1;
+        // SAFETY: raw and the stop strings it points to live across the call.
+        let params = unsafe { focusllm_generate_params::read(&raw) }.map_err(|f| f.message);
+        assert_eq!(params.map(|p| p.stop), Ok(vec!["\n\n".to_string()]));
+        raw.n_stop = 2; // the second is empty: not allowed
+        // SAFETY: as above.
+        let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
+        assert_eq!(err.status, focusllm_status::InvalidParam);
+        raw.stop = std::ptr::null();
+        // SAFETY: a NULL array with n_stop 2 is rejected before reading.
+        let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
+        assert!(err.message.contains("params.stop is NULL but its length is 2"), "{}", err.message);
+    }
+}

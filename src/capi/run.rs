@@ -1,0 +1,288 @@
+//! Running a job on a session: `focusllm_session_run`, its job and result structs, and the
+//! streaming callbacks.
+
+use std::ffi::{c_char, c_void};
+use std::sync::TryLockError;
+use std::sync::atomic::Ordering;
+
+use super::boundary;
+use super::generate_params::focusllm_generate_params;
+use super::handles;
+use super::session::focusllm_session;
+use super::sized::{self, versioned};
+use super::status::{Failure, focusllm_status};
+use super::strings::str_arg;
+use crate::focus::Answer;
+use crate::generate::{FinishReason, Generation, Observer, Progress, Prompt};
+use crate::llama::ChatMessage;
+
+/// What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_job {
+    /// sizeof(focusllm_job) as compiled into the program. See "Structs" at the top.
+    pub struct_size: usize,
+    /// The document, `document_len` bytes of UTF-8 (no NUL needed), of any length: when it
+    /// does not fit the model's window it is read in chunks (FocusLLM). `document_len == 0`
+    /// (document may then be NULL) means no document: `prompt` runs as a plain prompt.
+    pub document: *const c_char,
+    pub document_len: usize,
+    /// The question about the document, or the plain prompt: `prompt_len` bytes of UTF-8.
+    pub prompt: *const c_char,
+    pub prompt_len: usize,
+    /// Plain prompts only: wrap the prompt as one user message in the model's chat template
+    /// (true), or feed it as raw text with control tokens parsed (false). Document jobs follow
+    /// the session's use_chat_template.
+    pub chat: bool,
+}
+
+versioned!(
+    focusllm_job,
+    focusllm_job {
+        struct_size: size_of::<focusllm_job>(),
+        document: std::ptr::null(),
+        document_len: 0,
+        prompt: std::ptr::null(),
+        prompt_len: 0,
+        chat: false,
+    },
+    versions = &[5],
+    [document, document_len, prompt, prompt_len, chat]
+);
+
+/// Why generation ended.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum focusllm_finish_reason {
+    /// The model produced an end-of-generation token.
+    EndOfGeneration = 1,
+    /// max_tokens tokens were generated.
+    MaxTokens = 2,
+    /// A stop string appeared (it is not part of the streamed text).
+    StopString = 3,
+    /// The context has no room for another token.
+    ContextFull = 4,
+    /// The piece callback returned false.
+    CallerStopped = 5,
+}
+
+impl From<FinishReason> for focusllm_finish_reason {
+    fn from(reason: FinishReason) -> Self {
+        match reason {
+            FinishReason::EndOfGeneration => Self::EndOfGeneration,
+            FinishReason::MaxTokens => Self::MaxTokens,
+            FinishReason::StopString => Self::StopString,
+            FinishReason::ContextFull => Self::ContextFull,
+            FinishReason::CallerStopped => Self::CallerStopped,
+        }
+    }
+}
+
+/// What a finished run reports besides the streamed text. The caller sets struct_size =
+/// sizeof(focusllm_result); the library writes only that many bytes, on success only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_result {
+    /// sizeof(focusllm_result) as compiled into the program, set by the caller.
+    pub struct_size: usize,
+    /// A focusllm_finish_reason value.
+    pub finish_reason: focusllm_finish_reason,
+    /// True when the input fit the model's window and ran without chunking.
+    pub direct: bool,
+    /// Tokens generated (an end-of-generation token is not counted).
+    pub n_tokens: usize,
+    /// Tokens of the whole input (chat wrapping, document and prompt).
+    pub n_prompt_tokens: usize,
+    /// Chunks and waves of a long document (0 when direct).
+    pub n_chunks: usize,
+    pub n_waves: usize,
+    /// Wall time until the first token could be sampled, and of generation, in seconds.
+    pub prefill_seconds: f64,
+    pub generate_seconds: f64,
+}
+
+// The library only writes focusllm_result (never reads it back), so its Rust enum field is
+// sound whatever the caller's memory held.
+versioned!(
+    focusllm_result,
+    focusllm_result {
+        struct_size: size_of::<focusllm_result>(),
+        finish_reason: focusllm_finish_reason::EndOfGeneration,
+        direct: true,
+        n_tokens: 0,
+        n_prompt_tokens: 0,
+        n_chunks: 0,
+        n_waves: 0,
+        prefill_seconds: 0.0,
+        generate_seconds: 0.0,
+    },
+    versions = &[8],
+    [finish_reason, direct, n_tokens, n_prompt_tokens, n_chunks, n_waves, prefill_seconds, generate_seconds]
+);
+
+impl focusllm_result {
+    fn from_answer(answer: &Answer) -> Self {
+        let g = &answer.generation;
+        focusllm_result {
+            struct_size: size_of::<Self>(),
+            finish_reason: g.finish.into(),
+            direct: answer.stats.direct,
+            n_tokens: g.tokens.len(),
+            n_prompt_tokens: answer.stats.input_tokens,
+            n_chunks: answer.stats.chunks,
+            n_waves: answer.stats.waves,
+            prefill_seconds: answer.stats.prefill_seconds,
+            generate_seconds: g.generate_seconds,
+        }
+    }
+
+    fn from_generation(g: &Generation) -> Self {
+        focusllm_result {
+            struct_size: size_of::<Self>(),
+            finish_reason: g.finish.into(),
+            direct: true,
+            n_tokens: g.tokens.len(),
+            n_prompt_tokens: g.prompt_tokens,
+            n_chunks: 0,
+            n_waves: 0,
+            prefill_seconds: g.prompt_seconds,
+            generate_seconds: g.generate_seconds,
+        }
+    }
+}
+
+/// Receives each streamed piece of text: `len` bytes of whole UTF-8 characters at `text`
+/// (also NUL-terminated, for convenience) and the `n_tokens` token ids that produced them
+/// (may be 0 when a token completes no character yet). Both pointers are valid only during
+/// the callback. Called on the thread running the job. Return false to stop generating: the
+/// run then succeeds with FOCUSLLM_FINISH_REASON_CALLER_STOPPED.
+pub type focusllm_piece_fn = Option<
+    unsafe extern "C" fn(
+        text: *const c_char,
+        len: usize,
+        tokens: *const i32,
+        n_tokens: usize,
+        user_data: *mut c_void,
+    ) -> bool,
+>;
+
+/// Reports prefill progress: `done` of `total` input tokens decoded. Called on the thread
+/// running the job, after each decoded batch. Return false to cancel: the run then returns
+/// FOCUSLLM_STATUS_CANCELLED.
+pub type focusllm_progress_fn = Option<unsafe extern "C" fn(done: usize, total: usize, user_data: *mut c_void) -> bool>;
+
+const JOB_HINT: &str = "zero-initialise it and set struct_size = sizeof(focusllm_job)";
+const RESULT_HINT: &str = "set out_result->struct_size = sizeof(focusllm_result) before the call";
+
+/// Runs one job on `session`: plain generation from a prompt, or a question about a document
+/// of any length. Streams the answer to `on_piece` and prefill progress to `on_progress`
+/// (either may be NULL; both get `user_data`). `session`, `job` and `params` must not be
+/// NULL; `out_result` may be NULL when the summary is not wanted, otherwise its struct_size
+/// must be set. On success (which includes a stop by the piece callback) writes
+/// `*out_result`. Blocks until the job ends. The session runs one call at a time: a call
+/// while another runs on it, including from inside these callbacks, returns
+/// FOCUSLLM_STATUS_BUSY. Other sessions may be used from inside the callbacks.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_session_run(
+    session: *mut focusllm_session,
+    job: *const focusllm_job,
+    params: *const focusllm_generate_params,
+    on_piece: focusllm_piece_fn,
+    on_progress: focusllm_progress_fn,
+    user_data: *mut c_void,
+    out_result: *mut focusllm_result,
+) -> focusllm_status {
+    boundary::status("focusllm_session_run", || {
+        // SAFETY: a live session handle or NULL (rejected). Only shared references are made.
+        let handle = unsafe { handles::borrow(session.cast_const(), "session") }?;
+        // SAFETY: the caller's job struct and the strings it points to are readable for the call.
+        let job = unsafe { sized::read(job, "job", JOB_HINT) }?;
+        // SAFETY: same, for the document and the prompt.
+        let document = unsafe { str_arg(job.document, job.document_len, "job.document") }?;
+        // SAFETY: as above.
+        let prompt = unsafe { str_arg(job.prompt, job.prompt_len, "job.prompt") }?;
+        if prompt.is_empty() && document.is_empty() {
+            return Err(Failure::new(focusllm_status::InvalidInput, "job.prompt is empty and there is no document"));
+        }
+        // SAFETY: the caller's params struct and its stop strings are readable for the call.
+        let params = unsafe { focusllm_generate_params::read(params) }?;
+        let result_size = if out_result.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's result struct starts with a readable struct_size.
+            Some(unsafe { sized::output_size(out_result, "out_result", RESULT_HINT) }?)
+        };
+        let mut session = match handle.session.try_lock() {
+            Ok(guard) => guard,
+            // A panic in an earlier call poisoned the lock; a session keeps no state between
+            // calls, so it is safe to go on.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(Failure::new(
+                    focusllm_status::Busy,
+                    "the session is already running a call (from another thread, or this is a call from \
+                     inside one of its callbacks); a session runs one call at a time",
+                ));
+            }
+        };
+        handle.cancel_requested.store(false, Ordering::SeqCst);
+        let mut piece_text = Vec::new();
+        let mut piece = |text: &str, tokens: &[i32]| {
+            let keep_going = match on_piece {
+                None => true,
+                Some(callback) => {
+                    piece_text.clear();
+                    piece_text.extend_from_slice(text.as_bytes());
+                    piece_text.push(0);
+                    // SAFETY: the caller's callback; the text (NUL-terminated) and token
+                    // buffers stay valid for the duration of the call.
+                    unsafe {
+                        callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data)
+                    }
+                }
+            };
+            if handle.cancel_requested.load(Ordering::SeqCst) {
+                handle.cancel.cancel(); // the engine checks before the next token
+            }
+            keep_going
+        };
+        let mut progress = |p: Progress| {
+            let keep_going = match on_progress {
+                None => true,
+                // SAFETY: the caller's callback, called on this thread during the call.
+                Some(callback) => unsafe { callback(p.done, p.total, user_data) },
+            };
+            keep_going && !handle.cancel_requested.load(Ordering::SeqCst)
+        };
+        let observer = Observer { on_piece: &mut piece, on_progress: &mut progress };
+        let result = if document.is_empty() {
+            let prompt = if job.chat {
+                Prompt::Chat(vec![ChatMessage::new("user", prompt)])
+            } else {
+                Prompt::Text(prompt.to_owned())
+            };
+            focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?)
+        } else {
+            focusllm_result::from_answer(&session.ask(document, prompt, &params, observer)?)
+        };
+        drop(session);
+        if let Some(size) = result_size {
+            // SAFETY: out_result is non-null, aligned, and has `size` (checked) writable bytes.
+            unsafe { sized::write(out_result, size, &result) };
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_are_complete_and_pinned() {
+        sized::assert_layout::<focusllm_job>();
+        sized::assert_layout::<focusllm_result>();
+        assert_eq!(size_of::<focusllm_job>(), 48);
+        assert_eq!(size_of::<focusllm_result>(), 64);
+    }
+}

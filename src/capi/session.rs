@@ -1,0 +1,292 @@
+//! The session object: parameters, new, free, cancel. Running a job is in `run`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, TryLockError};
+
+use super::boundary;
+use super::handles;
+use super::model::focusllm_model;
+use super::sized::{self, versioned};
+use super::status::{Failure, focusllm_status};
+use crate::focus::Session;
+use crate::llama::CancelHandle;
+use crate::params::{ContextParams, FlashAttention, FocusParams, SessionParams, Strategy};
+
+/// A session: a model plus the settings jobs run with. It keeps no conversation or KV state
+/// between calls. Used by one thread at a time: a second call while one runs (from another
+/// thread, or from inside a callback) returns FOCUSLLM_STATUS_BUSY. focusllm_session_cancel()
+/// may be called from any thread at any time.
+pub struct focusllm_session {
+    pub(crate) session: Mutex<Session>,
+    pub(crate) cancel: CancelHandle,
+    /// Set by focusllm_session_cancel(), cleared when a call starts, checked at every callback:
+    /// closes the gap between a call starting and the engine clearing its cancel flag.
+    pub(crate) cancel_requested: AtomicBool,
+}
+
+impl focusllm_session {
+    /// Requests that the running call stop.
+    fn cancel(&self) {
+        self.cancel_requested.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
+    }
+}
+
+/// Flash attention setting (llama.cpp's flash_attn_type).
+pub type focusllm_flash_attention = i32;
+/// llama.cpp decides (on for CPU).
+pub const FOCUSLLM_FLASH_ATTENTION_AUTO: focusllm_flash_attention = 0;
+pub const FOCUSLLM_FLASH_ATTENTION_ENABLED: focusllm_flash_attention = 1;
+pub const FOCUSLLM_FLASH_ATTENTION_DISABLED: focusllm_flash_attention = 2;
+
+/// How what the chunks of a long document hold reaches the answer.
+pub type focusllm_strategy = i32;
+/// Score chunks with the question appended, keep the top_chunks best, attend to their KV.
+pub const FOCUSLLM_STRATEGY_FOCUS: focusllm_strategy = 0;
+/// The best chunks and a context-free row decode in parallel; their logits are fused.
+pub const FOCUSLLM_STRATEGY_LOGIT_FUSION: focusllm_strategy = 1;
+/// The paper's candidate tokens: the last candidate_cells KV cells of every chunk are shared.
+pub const FOCUSLLM_STRATEGY_CANDIDATE: focusllm_strategy = 2;
+
+/// How a session runs. Fill it with focusllm_session_default_params(). Lengths of 0 mean
+/// "the default for this model and strategy".
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_session_params {
+    /// sizeof(focusllm_session_params) as compiled into the program; set by
+    /// focusllm_session_default_params(). See "Structs" at the top of this header.
+    pub struct_size: usize,
+    /// Context length for plain prompts (0 = the model's window). Documents size their own.
+    pub n_ctx: u32,
+    /// Most tokens per llama_decode call (default 2048).
+    pub n_batch: u32,
+    /// Most tokens per compute step inside a decode (default 512, at most n_batch).
+    pub n_ubatch: u32,
+    /// CPU threads (default: every core the process may use; 1..=1024).
+    pub n_threads: u32,
+    /// A FOCUSLLM_FLASH_ATTENTION_* value.
+    pub flash_attention: focusllm_flash_attention,
+    /// A FOCUSLLM_STRATEGY_* value.
+    pub strategy: focusllm_strategy,
+    /// The window the engine plans for (0 = the model's training window).
+    pub window: u32,
+    /// Tokens per chunk of a long document (0 = derived from the window).
+    pub chunk_len: u32,
+    /// Tokens of the input's tail kept as the local context (0 = derived).
+    pub local_len: u32,
+    /// Tokens of the local context appended to every chunk (0 = derived).
+    pub prompt_len: u32,
+    /// Chunks kept after scoring (FOCUS, LOGIT_FUSION; 1..=64).
+    pub top_chunks: u32,
+    /// Chunks decoded together in one wave (bounds memory).
+    pub wave_size: u32,
+    /// Weight of the context-free contrast in LOGIT_FUSION (0..=4).
+    pub fusion_beta: f32,
+    /// KV cells each chunk contributes in CANDIDATE (>= 1).
+    pub candidate_cells: u32,
+    /// Wrap document and question in the model's chat template (when it has one).
+    pub use_chat_template: bool,
+}
+
+versioned!(
+    focusllm_session_params,
+    focusllm_session_params::from_rust(&SessionParams::default()),
+    versions = &[15],
+    [
+        n_ctx,
+        n_batch,
+        n_ubatch,
+        n_threads,
+        flash_attention,
+        strategy,
+        window,
+        chunk_len,
+        local_len,
+        prompt_len,
+        top_chunks,
+        wave_size,
+        fusion_beta,
+        candidate_cells,
+        use_chat_template,
+    ]
+);
+
+const PARAMS_HINT: &str = "fill the struct with focusllm_session_default_params(&params, sizeof params)";
+
+impl focusllm_session_params {
+    fn from_rust(p: &SessionParams) -> Self {
+        let (c, f) = (&p.context, &p.focus);
+        focusllm_session_params {
+            struct_size: size_of::<Self>(),
+            n_ctx: c.n_ctx,
+            n_batch: c.n_batch,
+            n_ubatch: c.n_ubatch,
+            n_threads: c.n_threads,
+            flash_attention: match c.flash_attention {
+                FlashAttention::Auto => FOCUSLLM_FLASH_ATTENTION_AUTO,
+                FlashAttention::Enabled => FOCUSLLM_FLASH_ATTENTION_ENABLED,
+                FlashAttention::Disabled => FOCUSLLM_FLASH_ATTENTION_DISABLED,
+            },
+            strategy: match f.strategy {
+                Strategy::Focus => FOCUSLLM_STRATEGY_FOCUS,
+                Strategy::LogitFusion => FOCUSLLM_STRATEGY_LOGIT_FUSION,
+                Strategy::Candidate => FOCUSLLM_STRATEGY_CANDIDATE,
+            },
+            window: f.window,
+            chunk_len: f.chunk_len,
+            local_len: f.local_len,
+            prompt_len: f.prompt_len,
+            top_chunks: f.top_chunks,
+            wave_size: f.wave_size,
+            fusion_beta: f.fusion_beta,
+            candidate_cells: f.candidate_cells,
+            use_chat_template: f.use_chat_template,
+        }
+    }
+
+    fn to_rust(self) -> Result<SessionParams, Failure> {
+        let flash_attention = match self.flash_attention {
+            FOCUSLLM_FLASH_ATTENTION_AUTO => FlashAttention::Auto,
+            FOCUSLLM_FLASH_ATTENTION_ENABLED => FlashAttention::Enabled,
+            FOCUSLLM_FLASH_ATTENTION_DISABLED => FlashAttention::Disabled,
+            other => {
+                return Err(Failure::param(format!(
+                    "flash_attention must be 0, 1 or 2 (FOCUSLLM_FLASH_ATTENTION_*), got {other}"
+                )));
+            }
+        };
+        let strategy = match self.strategy {
+            FOCUSLLM_STRATEGY_FOCUS => Strategy::Focus,
+            FOCUSLLM_STRATEGY_LOGIT_FUSION => Strategy::LogitFusion,
+            FOCUSLLM_STRATEGY_CANDIDATE => Strategy::Candidate,
+            other => {
+                return Err(Failure::param(format!("strategy must be 0, 1 or 2 (FOCUSLLM_STRATEGY_*), got {other}")));
+            }
+        };
+        Ok(SessionParams {
+            context: ContextParams {
+                n_ctx: self.n_ctx,
+                n_batch: self.n_batch,
+                n_ubatch: self.n_ubatch,
+                n_threads: self.n_threads,
+                flash_attention,
+                ..ContextParams::default()
+            },
+            focus: FocusParams {
+                strategy,
+                window: self.window,
+                chunk_len: self.chunk_len,
+                local_len: self.local_len,
+                prompt_len: self.prompt_len,
+                top_chunks: self.top_chunks,
+                wave_size: self.wave_size,
+                fusion_beta: self.fusion_beta,
+                candidate_cells: self.candidate_cells,
+                use_chat_template: self.use_chat_template,
+            },
+        })
+    }
+
+    /// Reads the caller's struct into Rust parameters (not yet validated).
+    ///
+    /// # Safety
+    /// See [`sized::read`].
+    pub(crate) unsafe fn read(ptr: *const Self) -> Result<SessionParams, Failure> {
+        // SAFETY: forwarded contract.
+        unsafe { sized::read(ptr, "params", PARAMS_HINT) }?.to_rust()
+    }
+}
+
+/// Writes the default session parameters into `params`; `struct_size` must be
+/// sizeof(focusllm_session_params). Call: focusllm_session_default_params(&p, sizeof p).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_session_default_params(
+    params: *mut focusllm_session_params,
+    struct_size: usize,
+) -> focusllm_status {
+    // SAFETY: the caller provides `struct_size` writable bytes at params (or NULL).
+    boundary::status("focusllm_session_default_params", || unsafe { sized::write_defaults(params, struct_size) })
+}
+
+/// Makes a session over `model` (which it keeps alive) with `params` (not NULL; checked
+/// here, so a bad value fails now rather than in the first job). On success writes the new
+/// session to `*out_session`; free it with focusllm_session_free().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_session_new(
+    model: *const focusllm_model,
+    params: *const focusllm_session_params,
+    out_session: *mut *mut focusllm_session,
+) -> focusllm_status {
+    boundary::status("focusllm_session_new", || {
+        // SAFETY: a live model handle or NULL (rejected).
+        let model = unsafe { handles::borrow(model, "model") }?;
+        // SAFETY: the caller's params struct is readable (or NULL, rejected).
+        let params = unsafe { focusllm_session_params::read(params) }?;
+        handles::check_out(out_session, "out_session")?;
+        let session = Session::new(model.model.clone(), params)?;
+        let cancel = session.cancel_handle();
+        let handle =
+            focusllm_session { session: Mutex::new(session), cancel, cancel_requested: AtomicBool::new(false) };
+        // SAFETY: out_session was checked non-null and aligned.
+        unsafe { handles::put(out_session, handle) };
+        Ok(())
+    })
+}
+
+/// Frees a session. NULL is a no-op. A session must not be freed while a call on it runs;
+/// from inside its own callback the request is refused (the session stays, the last error
+/// says so) rather than freeing memory in use. Never free a session twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_session_free(session: *mut focusllm_session) {
+    boundary::value("focusllm_session_free", (), || {
+        if session.is_null() {
+            return Ok(());
+        }
+        // SAFETY: a live session handle (caller's contract).
+        let handle = unsafe { handles::borrow(session.cast_const(), "session") }?;
+        if let Err(TryLockError::WouldBlock) = handle.session.try_lock() {
+            return Err(Failure::new(
+                focusllm_status::Busy,
+                "the session is running a call (free it after focusllm_session_run returns); not freed",
+            ));
+        }
+        // SAFETY: the handle came from focusllm_session_new and no call is using it.
+        unsafe { handles::free(session) };
+        Ok(())
+    })
+}
+
+/// Stops the call running on `session` as soon as possible: between generated tokens,
+/// between prefill batches, or inside a decode. That call returns FOCUSLLM_STATUS_CANCELLED
+/// and its outputs are not written. A cancel while no call runs has no effect on later
+/// calls: each call starts uncancelled. Thread safety: any thread, any time while the
+/// session exists, including from the session's own callbacks.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn focusllm_session_cancel(session: *const focusllm_session) -> focusllm_status {
+    boundary::status("focusllm_session_cancel", || {
+        // SAFETY: a live session handle or NULL (rejected).
+        unsafe { handles::borrow(session, "session") }?.cancel();
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_complete_and_pinned() {
+        sized::assert_layout::<focusllm_session_params>();
+        assert_eq!(size_of::<focusllm_session_params>(), 72);
+    }
+
+    #[test]
+    fn defaults_round_trip_and_enums_are_checked() {
+        let c = <focusllm_session_params as sized::Versioned>::defaults();
+        assert_eq!(c.to_rust(), Ok(SessionParams::default()));
+        let bad = focusllm_session_params { strategy: 3, ..c };
+        assert!(bad.to_rust().unwrap_err().message.contains("strategy must be 0, 1 or 2"));
+        let bad = focusllm_session_params { flash_attention: -1, ..c };
+        assert!(bad.to_rust().unwrap_err().message.contains("got -1"));
+    }
+}
