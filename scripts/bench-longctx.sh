@@ -40,6 +40,9 @@ cargo build --release --quiet --bin focusllm
 scripts/build-llama-tools.sh passkey bench >&2
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
 
+# The exact command, settings spelled out, for the report's "Reproduce" line.
+command="THREADS=$threads LENGTHS=$lengths STRATEGIES=$strategies WINDOW=$window GRP=$grp"
+command+=" NEEDLE_LENGTHS=$needle_lengths DEPTHS=$depths scripts/bench-longctx.sh $profile"
 out=bench/results
 mkdir -p "$out"
 passkey_csv=$out/$profile-passkey.csv
@@ -68,8 +71,8 @@ if [ -n "$needle_lengths" ]; then
 fi
 
 python3 scripts/bench_report.py --name "$profile" --csv "$passkey_csv" --llama-bench "$bench_csv" \
-  --title "passkey retrieval" --command "scripts/bench-longctx.sh $profile"
+  --title "passkey retrieval" --command "$command"
 if [ -f "$needle_csv" ]; then
   python3 scripts/bench_report.py --name "$profile-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
-    --title "needle in prose" --command "scripts/bench-longctx.sh $profile"
+    --title "needle in prose" --command "$command"
 fi
