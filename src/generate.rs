@@ -1,6 +1,7 @@
 //! Plain generation (no chunking): a prompt that fits the context in, streamed text out.
 //! The FocusLLM engine uses the same pieces for inputs that fit the model's window.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
@@ -178,24 +179,15 @@ pub(crate) fn continue_generation(
         start.history.iter().for_each(|&t| sampler.accept(t));
     }
     let mut batch = Batch::new(1, 1)?;
-    let mut out = StreamOut::new(&params.stop, on_piece);
-    let mut generated = Vec::new();
+    let mut answer = Answering::new(model, params, on_piece);
     let (mut row, mut n_past) = (start.row, start.n_past);
-    let started = Instant::now();
     let finish = loop {
         if ctx.cancel_handle().is_cancelled() {
             return Err(Error::Cancelled);
         }
         let token = sampler.sample(ctx, row)?;
-        if model.is_eog(token) {
-            break FinishReason::EndOfGeneration;
-        }
-        generated.push(token);
-        if let Some(reason) = out.push_token(token, &model.token_to_piece(token, params.render_special)?) {
+        if let Some(reason) = answer.accept(token)? {
             break reason;
-        }
-        if generated.len() >= params.max_tokens as usize {
-            break FinishReason::MaxTokens;
         }
         if n_past >= room {
             break FinishReason::ContextFull;
@@ -205,20 +197,64 @@ pub(crate) fn continue_generation(
         ctx.decode(&batch)?;
         n_past += 1;
     };
-    let finish = out.finish(finish);
-    Ok(Generation {
-        text: std::mem::take(&mut out.text),
-        tokens: generated,
-        prompt_tokens: 0,
-        finish,
-        prompt_seconds: 0.0,
-        generate_seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(answer.finish(finish))
+}
+
+/// The answer being generated: takes each sampled token, streams its text, and says when
+/// generation must end (end-of-generation token, stop string, caller, `max_tokens`).
+pub(crate) struct Answering<'a> {
+    model: Arc<Model>,
+    params: &'a GenerateParams,
+    out: StreamOut<'a>,
+    tokens: Vec<Token>,
+    started: Instant,
+}
+
+impl<'a> Answering<'a> {
+    pub fn new(
+        model: Arc<Model>,
+        params: &'a GenerateParams,
+        on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
+    ) -> Self {
+        Answering {
+            model,
+            params,
+            out: StreamOut::new(&params.stop, on_piece),
+            tokens: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes a sampled token; `Some(reason)` when generation ends with it.
+    pub fn accept(&mut self, token: Token) -> Result<Option<FinishReason>> {
+        if self.model.is_eog(token) {
+            return Ok(Some(FinishReason::EndOfGeneration));
+        }
+        self.tokens.push(token);
+        let piece = self.model.token_to_piece(token, self.params.render_special)?;
+        if let Some(reason) = self.out.push_token(token, &piece) {
+            return Ok(Some(reason));
+        }
+        Ok((self.tokens.len() >= self.params.max_tokens as usize).then_some(FinishReason::MaxTokens))
+    }
+
+    /// The finished generation (prompt counts and times left at zero for the caller).
+    pub fn finish(mut self, reason: FinishReason) -> Generation {
+        let finish = self.out.finish(reason);
+        Generation {
+            text: std::mem::take(&mut self.out.text),
+            tokens: self.tokens,
+            prompt_tokens: 0,
+            finish,
+            prompt_seconds: 0.0,
+            generate_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 /// The streaming half of generation: bytes of tokens in, whole-character pieces (minus stop
 /// strings) out to the callback, with the token ids that made them.
-pub(crate) struct StreamOut<'a> {
+struct StreamOut<'a> {
     utf8: Utf8Assembler,
     stops: StopMatcher,
     pending_tokens: Vec<Token>,

@@ -10,7 +10,7 @@ use super::math::{BestK, argmin, entropy, fuse, log_softmax};
 use super::scan::{Finished, chunk_seq_len, scan, wave_width};
 use super::{Job, ProgressCounter};
 use crate::error::{Error, Result};
-use crate::generate::{FinishReason, Generation, Observer, StreamOut, decode_sequence};
+use crate::generate::{Answering, Generation, Observer, decode_sequence};
 use crate::llama::{Batch, Context, Pos, Sampler, SeqId, Token};
 use crate::params::GenerateParams;
 
@@ -85,11 +85,8 @@ pub(crate) fn logit_fusion(
     step(&mut ctx, &mut batch, &mut rows, &last_tokens)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
 
-    let gen_started = Instant::now();
-    let model = job.model.clone();
-    let mut sampler = Sampler::new(&params.sampler, model.n_vocab())?;
-    let mut out = StreamOut::new(&params.stop, on_piece);
-    let mut generated = Vec::new();
+    let mut sampler = Sampler::new(&params.sampler, job.model.n_vocab())?;
+    let mut answer = Answering::new(job.model.clone(), params, on_piece);
     let beta = job.focus.fusion_beta;
     let finish = loop {
         if job.cancel.is_cancelled() {
@@ -102,28 +99,15 @@ pub(crate) fn logit_fusion(
         let pick = argmin(&entropies).ok_or_else(|| Error::Internal("no candidate rows".into()))?;
         let free = log_softmax(ctx.logits(free[0].row)?);
         let token = sampler.sample_from_logits(&fuse(&log_probs[pick], &free, beta))?;
-        if model.is_eog(token) {
-            break FinishReason::EndOfGeneration;
-        }
-        generated.push(token);
-        if let Some(reason) = out.push_token(token, &model.token_to_piece(token, params.render_special)?) {
+        if let Some(reason) = answer.accept(token)? {
             break reason;
-        }
-        if generated.len() >= params.max_tokens as usize {
-            break FinishReason::MaxTokens;
         }
         let all = vec![token; rows.len()];
         step(&mut ctx, &mut batch, &mut rows, &all)?;
     };
-    let finish = out.finish(finish);
-    let generation = Generation {
-        text: std::mem::take(&mut out.text),
-        tokens: generated,
-        prompt_tokens: prefix.len() + job.input.body.len(),
-        finish,
-        prompt_seconds,
-        generate_seconds: gen_started.elapsed().as_secs_f64(),
-    };
+    let mut generation = answer.finish(finish);
+    generation.prompt_tokens = prefix.len() + job.input.body.len();
+    generation.prompt_seconds = prompt_seconds;
     Ok((generation, kept.iter().map(|(index, _)| *index).collect()))
 }
 
