@@ -61,7 +61,8 @@ def passkey_rows(args, writer, fh):
                 output, seconds, rss, rc = run_measured(cmd)
                 key = re.search(r"passkey = (\d+)", output)
                 tail = output.rsplit(QUESTION.strip(), 1)[-1] if rc == 0 else ""
-                answer = tail.strip().split("\n")[0][:60] if rc == 0 else f"exit {rc}"
+                failed = [line.strip() for line in output.splitlines() if "failed" in line or "error" in line]
+                answer = tail.strip().split("\n")[0][:60] if rc == 0 else f"exit {rc}: {(failed or [''])[-1][:80]}"
                 correct = rc == 0 and key is not None and first_number(tail) == key.group(1)
                 prompt = re.search(r"prompt tokens: (\d+)", output)
                 n_prompt = int(prompt.group(1)) if prompt else length

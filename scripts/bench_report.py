@@ -52,15 +52,22 @@ def table(rows, pp, tg):
         n = len(g)
         ok = sum(int(r["correct"]) for r in g)
         misses = ",".join(f"{float(r['depth']):.2f}" for r in g if r["correct"] == "0") or "-"
-        mean = lambda k: sum(float(r[k]) for r in g) / n
-        prefill = mean("prefill_tok_s")
-        gen = mean("gen_tok_s")
-        out.append(f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | "
-                   f"{prefill / pp:.2f}x | {mean('ttft_s'):.1f} | {gen:.1f} | "
-                   f"{(gen / tg if tg else 0):.2f}x | {max(float(r['peak_rss_mb']) for r in g):.0f} |"
-                   if pp else
-                   f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | - | {mean('ttft_s'):.1f} | "
-                   f"{gen:.1f} | - | {max(float(r['peak_rss_mb']) for r in g):.0f} |")
+        # Throughput only over runs that completed (a baseline that exits with an error has no
+        # meaningful rate); rates are totals over totals, not means of per-case ratios.
+        done = [r for r in g if not r["answer"].startswith("exit ")]
+        rss = max(float(r["peak_rss_mb"]) for r in g)
+        if not done:
+            out.append(f"| {method} | {length} | {ok}/{n} | {misses} | - | - | - | - | - | {rss:.0f} |")
+            continue
+        tokens_in = sum(int(r["input_tokens"]) for r in done)
+        ttft = sum(float(r["ttft_s"]) for r in done)
+        gen_s = sum(max(float(r["seconds"]) - float(r["ttft_s"]), 0.0) for r in done)
+        gen_tokens = sum(float(r["gen_tok_s"]) * max(float(r["seconds"]) - float(r["ttft_s"]), 0.0) for r in done)
+        prefill = tokens_in / max(ttft, 1e-9)
+        gen = gen_tokens / max(gen_s, 1e-9)
+        ratio = lambda x, base: f"{x / base:.2f}x" if base else "-"
+        out.append(f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | {ratio(prefill, pp)} | "
+                   f"{ttft / len(done):.1f} | {gen:.1f} | {ratio(gen, tg)} | {rss:.0f} |")
     return "\n".join(out)
 
 
@@ -94,6 +101,7 @@ def main():
     p.add_argument("--command", required=True)
     p.add_argument("--title", default="passkey retrieval")
     p.add_argument("--readme", default="README.md")
+    p.add_argument("--note", default="", help="a sentence about the run (load, settings)")
     args = p.parse_args()
     rows = [r for path in args.csv for r in read_rows(path)]
     pp, tg = llama_bench_rates(args.llama_bench)
@@ -105,7 +113,7 @@ def main():
             f"llama-bench on the same llama.cpp build, model and threads, same run: "
             f"pp512 {pp:.1f} tok/s, tg128 {tg:.1f} tok/s." if pp else "llama-bench: not run.",
             "", table(rows, pp, tg), "", f"![accuracy versus length]({png})", "",
-            f"Reproduce: `{args.command}`"]
+            f"Reproduce: `{args.command}`" + (f" ({args.note})" if args.note else "")]
     block = "\n".join(text)
     with open(f"bench/results/{args.name}.md", "w") as fh:
         fh.write(block + "\n")

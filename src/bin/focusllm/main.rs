@@ -249,9 +249,21 @@ fn run_tokens(args: TokensArgs) -> Result<(), String> {
         (None, None) => return Err("give a text or --file".into()),
     };
     let path = args.model.model.clone().unwrap_or_else(default_model_path);
-    let model =
-        Model::load(&path, &ModelParams { vocab_only: true, ..Default::default() }).map_err(|e| e.to_string())?;
-    let tokens = model.tokenize(&text, false, false).map_err(|e| e.to_string())?;
-    println!("{}", tokens.len());
+    println!("{}", count_tokens(&path, &text)?);
     Ok(())
+}
+
+/// Counts tokens without loading weights: with the `hf-tokenizer` feature through the pure-Rust
+/// tokenizer built from the GGUF's own vocabulary (when it supports the model's pre-tokenizer),
+/// otherwise through llama.cpp loading the vocabulary only.
+fn count_tokens(path: &std::path::Path, text: &str) -> Result<usize, String> {
+    #[cfg(feature = "hf-tokenizer")]
+    match focusllm::tokenizer::GgufTokenizer::from_gguf(path) {
+        Ok(tokenizer) => return tokenizer.count_tokens(text).map_err(|e| e.to_string()),
+        Err(focusllm::Error::Unsupported(_)) => {} // e.g. SentencePiece vocabularies
+        Err(e) => return Err(e.to_string()),
+    }
+    let model =
+        Model::load(path, &ModelParams { vocab_only: true, ..Default::default() }).map_err(|e| e.to_string())?;
+    model.tokenize(text, false, false).map(|t| t.len()).map_err(|e| e.to_string())
 }
