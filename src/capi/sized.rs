@@ -113,15 +113,8 @@ pub(crate) fn check_size<T: Versioned>(size: usize, hint: &str) -> Result<(), Fa
 /// Unless NULL, `ptr` must point to a readable struct of at least its own `struct_size` bytes,
 /// written by a C program (see [`Versioned`]).
 pub(crate) unsafe fn read<T: Versioned>(ptr: *const T, what: &str, hint: &str) -> Result<T, Failure> {
-    if ptr.is_null() {
-        return Err(Failure::argument(format!("{what} is NULL")));
-    }
-    if !ptr.is_aligned() {
-        return Err(Failure::argument(format!("{what} is not aligned for {}", T::NAME)));
-    }
-    // SAFETY: non-null and aligned; every version of T starts with a size_t struct_size.
-    let size = unsafe { ptr.cast::<usize>().read() };
-    check_size::<T>(size, hint)?;
+    // SAFETY: the caller's contract covers checked_size's (a readable leading size_t).
+    let size = unsafe { checked_size(ptr, what, hint)? };
     let mut value = T::defaults();
     // SAFETY: the caller's struct has `size` readable bytes; `value` has size_of::<T>() >= size
     // bytes; the regions are distinct. `size` ends on a field boundary (checked), so every
@@ -136,6 +129,15 @@ pub(crate) unsafe fn read<T: Versioned>(ptr: *const T, what: &str, hint: &str) -
 /// # Safety
 /// Unless NULL, `ptr` must point to a struct whose first field is a readable `size_t`.
 pub(crate) unsafe fn output_size<T: Versioned>(ptr: *mut T, what: &str, hint: &str) -> Result<usize, Failure> {
+    // SAFETY: same contract as checked_size.
+    unsafe { checked_size(ptr.cast_const(), what, hint) }
+}
+
+/// The caller's `struct_size`, after checking the pointer (non-NULL, aligned) and the size.
+///
+/// # Safety
+/// Unless NULL, `ptr` must point to a struct whose first field is a readable `size_t`.
+unsafe fn checked_size<T: Versioned>(ptr: *const T, what: &str, hint: &str) -> Result<usize, Failure> {
     if ptr.is_null() {
         return Err(Failure::argument(format!("{what} is NULL")));
     }
