@@ -164,6 +164,14 @@ enum focusllm_status
      * may be freed, and other objects stay usable.
      */
     FOCUSLLM_STATUS_PANIC = 19,
+    /**
+     * A processed-document file is not one, is from a newer format, truncated or damaged.
+     */
+    FOCUSLLM_STATUS_DOCUMENT_FILE = 20,
+    /**
+     * A processed document belongs to another model, chunking or KV layout.
+     */
+    FOCUSLLM_STATUS_DOCUMENT_MISMATCH = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -65,6 +65,16 @@ pub enum Error {
     #[error("GGUF {path}: {reason}")]
     Gguf { path: PathBuf, reason: String },
 
+    /// A processed-document file (`.fllm`) is unusable: not such a file, a newer format,
+    /// truncated, or damaged (a checksum does not match).
+    #[error("document file {path}: {reason}")]
+    DocumentFile { path: PathBuf, reason: String },
+
+    /// A processed document does not belong to this session: another model, other chunking
+    /// parameters or another KV layout. Its KV would give wrong answers, so it is refused.
+    #[error("document mismatch: {0}")]
+    DocumentMismatch(String),
+
     /// The requested feature is not supported for this model or build.
     #[error("unsupported: {0}")]
     Unsupported(String),

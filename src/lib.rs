@@ -23,8 +23,12 @@ pub mod tasks;
 #[cfg(feature = "hf-tokenizer")]
 pub mod tokenizer;
 
+/// The llama-cpp-sys-2 release pinned in Cargo.toml (its llama.cpp defines the KV state
+/// format that processed-document files carry).
+pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
+
 pub use error::{Error, Result};
-pub use focus::{Answer, AskStats, Session};
+pub use focus::{Answer, AskStats, Document, DocumentInfo, DocumentParams, Session};
 pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
 pub use llama::{CancelHandle, ChatMessage, Context, Model};
 pub use params::{

@@ -114,7 +114,7 @@ fn bad_input_is_a_clear_error() {
     // A chunk that cannot fit the window with its prompt and answer: the numbers are named.
     let focus = FocusParams {
         window: 1024,
-        chunk_len: 1000,
+        chunk_len: 1020,
         local_len: 400,
         prompt_len: 200,
         use_chat_template: false,
@@ -124,7 +124,7 @@ fn bad_input_is_a_clear_error() {
         Session::new(model.clone(), SessionParams { context: common::test_context_params(), focus }).unwrap();
     let long = "The grass is green. ".repeat(400);
     match ask(&mut session, &long, "What color is the grass?", 8) {
-        Err(Error::InvalidParam(m)) => assert!(m.contains("1000") && m.contains("1024"), "{m}"),
+        Err(Error::InvalidParam(m)) => assert!(m.contains("1020") && m.contains("1024"), "{m}"),
         other => panic!("expected InvalidParam, got {other:?}"),
     }
     let bad = FocusParams { top_chunks: 0, ..Default::default() };

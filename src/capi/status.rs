@@ -54,10 +54,14 @@ pub enum focusllm_status {
     /// focusllm panicked (a bug); the panic was caught at the boundary. The objects involved
     /// may be freed, and other objects stay usable.
     Panic = 19,
+    /// A processed-document file is not one, is from a newer format, truncated or damaged.
+    DocumentFile = 20,
+    /// A processed document belongs to another model, chunking or KV layout.
+    DocumentMismatch = 21,
 }
 
 /// Every status, for tests and for focusllm_status_string() (private: not in the header).
-const ALL_STATUSES: [focusllm_status; 20] = {
+const ALL_STATUSES: [focusllm_status; 22] = {
     use focusllm_status::*;
     [
         Ok,
@@ -80,6 +84,8 @@ const ALL_STATUSES: [focusllm_status; 20] = {
         Internal,
         Busy,
         Panic,
+        DocumentFile,
+        DocumentMismatch,
     ]
 };
 
@@ -107,6 +113,8 @@ impl focusllm_status {
             Self::Internal => c"internal error",
             Self::Busy => c"session busy",
             Self::Panic => c"panic",
+            Self::DocumentFile => c"unusable document file",
+            Self::DocumentMismatch => c"document from another model or settings",
         }
     }
 }
@@ -154,6 +162,8 @@ impl From<Error> for Failure {
             Error::Gguf { .. } => focusllm_status::Gguf,
             Error::Unsupported(_) => focusllm_status::Unsupported,
             Error::Internal(_) => focusllm_status::Internal,
+            Error::DocumentFile { .. } => focusllm_status::DocumentFile,
+            Error::DocumentMismatch(_) => focusllm_status::DocumentMismatch,
         };
         Failure { status, message: error.to_string() }
     }

@@ -33,8 +33,7 @@ const VERSION_STRING: &str =
 mod tests {
     use super::*;
 
-    /// The llama-cpp-sys-2 release pinned in Cargo.toml.
-    const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
+    use crate::LLAMA_CPP_SYS_VERSION;
 
     #[test]
     fn version_string_names_both_versions_and_is_nul_terminated() {

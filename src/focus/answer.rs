@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::math::BestK;
-use super::scan::{Finished, chunk_seq_len, scan, wave_width};
+use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
 use super::{Job, ProgressCounter};
 use crate::error::Result;
 use crate::generate::{Continuation, Generation, Observer, continue_generation, decode_sequence};
@@ -19,6 +19,7 @@ use crate::params::GenerateParams;
 /// chunk see the ones before it, as in a normal reading.
 pub(crate) fn focus_then_attend(
     job: &Job<'_>,
+    memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
 ) -> Result<(Generation, Vec<usize>)> {
@@ -29,10 +30,10 @@ pub(crate) fn focus_then_attend(
     let mut progress = ProgressCounter::new(job.prefill_total() + job.input.prefix.len() + reread, on_progress);
     let mut best = BestK::new(top);
     {
-        let width = wave_width(job);
+        let n_seqs = scan_sequences(job);
         let cells_per_seq = (chunk_seq_len(job) + 1).div_ceil(256) * 256;
-        let mut ctx = job.context(cells_per_seq * width, width, false)?;
-        scan(job, &mut ctx, 0, &mut progress, &mut |_, done: Finished<'_>| {
+        let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
+        scan(job, &mut ctx, 0, memory, &mut progress, &mut |_, done: Finished<'_>| {
             best.offer(done.entropy, done.chunk, ());
             Ok(())
         })?;
@@ -54,6 +55,7 @@ pub(crate) fn focus_then_attend(
 /// to consecutive positions, chunk by chunk), then the local context it answers from.
 pub(crate) fn candidates(
     job: &Job<'_>,
+    memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
 ) -> Result<(Generation, Vec<usize>)> {
@@ -71,7 +73,7 @@ pub(crate) fn candidates(
         decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
     }
     let mut end = prefix.len();
-    scan(job, &mut ctx, 1, &mut progress, &mut |ctx, done: Finished<'_>| {
+    scan(job, &mut ctx, 1, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         let total = done.tokens.len();
         let n = cells.min(total);
         let first = (total - n) as Pos;

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::math::{BestK, argmin, entropy, fuse, log_softmax};
-use super::scan::{Finished, chunk_seq_len, scan, wave_width};
+use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
 use super::{Job, ProgressCounter};
 use crate::error::{Error, Result};
 use crate::generate::{Answering, Generation, Observer, decode_sequence};
@@ -25,6 +25,7 @@ struct Row {
 
 pub(crate) fn logit_fusion(
     job: &Job<'_>,
+    memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
 ) -> Result<(Generation, Vec<usize>)> {
@@ -40,14 +41,14 @@ pub(crate) fn logit_fusion(
     let (local_seq, free_seq) = (slots + top as SeqId, slots + top as SeqId + 1);
     let longest = chunk_seq_len(job).max(local.len()).max(context_free.len());
     let cells_per_seq = (longest + params.max_tokens as usize + 1).div_ceil(256) * 256;
-    let n_seqs = width + top + 2;
+    let n_seqs = scan_sequences(job);
     let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
     let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len() + context_free.len(), on_progress);
 
     // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
     let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
     let mut free_slots: Vec<SeqId> = (0..top as SeqId).rev().map(|i| slots + i).collect();
-    scan(job, &mut ctx, 0, &mut progress, &mut |ctx, done: Finished<'_>| {
+    scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         if !best.admits(done.entropy) {
             return Ok(());
         }

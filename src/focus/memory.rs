@@ -1,7 +1,7 @@
 //! An estimate of the memory a session needs, before allocating anything: the weights, the
 //! largest KV cache a chunked job creates, and llama.cpp's compute and output buffers.
 
-use super::{plan_params, round64};
+use super::chunk_lengths;
 use crate::llama::Model;
 use crate::params::{SessionParams, Strategy};
 
@@ -27,11 +27,10 @@ pub fn estimate_memory_bytes(model: &Model, params: &SessionParams, max_tokens: 
         0 => model.n_ctx_train() as usize,
         w => w as usize,
     };
-    let resolved = plan_params(focus, window);
-    let chunk = resolved.chunk_len.unwrap_or(round64(window / 2));
-    let chunk = chunk + chunk / 4; // a merged tail chunk may be a quarter longer
-    let local = resolved.local_len.unwrap_or(round64(window / 2));
-    let prompt = resolved.prompt_len.unwrap_or(512);
+    let lengths = chunk_lengths(focus, window);
+    let chunk = lengths.chunk_len + lengths.chunk_len / 4; // a merged tail chunk may be a quarter longer
+    let local = lengths.local_cap;
+    let prompt = lengths.prompt_cap;
     let new = max_tokens as usize;
     let wave = focus.wave_size as usize;
     let top = focus.top_chunks as usize;

@@ -14,11 +14,14 @@
 //! - `prompt_len = min(512, chunk_len / 4)` (the paper's 512 for 2048-token chunks).
 
 mod answer;
+mod docfile;
+mod document;
 mod fusion;
 mod input;
 mod math;
 mod memory;
 mod scan;
+mod store;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,9 +31,12 @@ use crate::generate::{Generation, Observer, Progress, Prompt, generate};
 use crate::llama::{CancelHandle, Context, Model};
 use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, Strategy};
 use crate::plan::{self, Plan, PlanInput, PlanParams};
+use scan::{ChunkMemory, Transient};
 
+pub use document::{Document, DocumentInfo, DocumentParams};
 pub use input::FocusInput;
 pub use memory::{estimate_memory_bytes, kv_bytes_per_cell};
+pub use store::StoreCounts;
 
 /// What the engine did for one `ask`, besides the generated text.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,45 +121,57 @@ impl Session {
         if input_tokens + params.max_tokens as usize <= window {
             return self.ask_direct(&input, params, observer, started);
         }
-        let focus = &self.params.focus;
-        let plan = match plan::plan(
-            PlanInput {
-                n_tokens: input.body.len(),
-                window: window.saturating_sub(input.prefix.len()),
-                n_new_tokens: params.max_tokens as usize,
-            },
-            plan_params(focus, window.saturating_sub(input.prefix.len())),
-        )? {
+        let plan = match self.plan(&input, params.max_tokens)? {
             Plan::Chunked(plan) => plan,
             Plan::Direct => return self.ask_direct(&input, params, observer, started),
         };
-        let job = Job {
-            model: &self.model,
-            context: &self.params.context,
-            focus,
-            cancel: &self.cancel,
-            input: &input,
-            plan: &plan,
-        };
-        let (generation, selected) = match focus.strategy {
-            Strategy::Focus => answer::focus_then_attend(&job, params, observer)?,
-            Strategy::Candidate => answer::candidates(&job, params, observer)?,
-            Strategy::LogitFusion => fusion::logit_fusion(&job, params, observer)?,
-        };
-        let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
-        Ok(Answer {
-            generation,
-            stats: AskStats {
-                input_tokens,
-                direct: false,
-                chunks: plan.chunks.len(),
-                waves: plan.waves.len(),
-                selected_chunks: selected,
-                prefill_seconds,
-            },
-        })
+        let generation_and_selected = self.run_chunked(&input, &plan, &mut Transient, params, observer)?;
+        Ok(chunked_answer(generation_and_selected, input_tokens, &plan, started))
     }
 
+    /// The chunk plan for `input`. The local context is the question part of the body (the
+    /// question and the chat template's tail) and the chunks cut the document alone, with
+    /// lengths that do not depend on the question: a processed document's chunks are the
+    /// ones every question's plan uses.
+    fn plan(&self, input: &FocusInput, max_tokens: u32) -> Result<Plan> {
+        let window = self.window().saturating_sub(input.prefix.len());
+        let question_len = input.body.len() - input.question_start;
+        let lengths = chunk_lengths(&self.params.focus, window);
+        if question_len > lengths.local_cap {
+            return Err(Error::TooLong(format!(
+                "the question (with the chat template's tail) has {question_len} tokens; local_len allows \
+                 at most {}",
+                lengths.local_cap
+            )));
+        }
+        plan::plan(
+            PlanInput { n_tokens: input.body.len(), window, n_new_tokens: max_tokens as usize },
+            PlanParams {
+                local_len: Some(question_len),
+                chunk_len: Some(lengths.chunk_len),
+                prompt_len: Some(lengths.prompt_cap.min(question_len)),
+                local_reserve: 0,
+                max_seqs_per_wave: self.params.focus.wave_size as usize,
+            },
+        )
+    }
+
+    /// Runs the chosen strategy over a chunked plan; chunk KV comes from `memory` when held.
+    fn run_chunked(
+        &self,
+        input: &FocusInput,
+        plan: &plan::ChunkPlan,
+        memory: &mut dyn ChunkMemory,
+        params: &GenerateParams,
+        observer: Observer<'_>,
+    ) -> Result<(Generation, Vec<usize>)> {
+        let job = self.job(input, plan);
+        match self.params.focus.strategy {
+            Strategy::Focus => answer::focus_then_attend(&job, memory, params, observer),
+            Strategy::Candidate => answer::candidates(&job, memory, params, observer),
+            Strategy::LogitFusion => fusion::logit_fusion(&job, memory, params, observer),
+        }
+    }
     fn ask_direct(
         &mut self,
         input: &FocusInput,
@@ -176,6 +194,27 @@ impl Session {
             },
             generation,
         })
+    }
+}
+
+/// The answer of a chunked job.
+fn chunked_answer(
+    (generation, selected): (Generation, Vec<usize>),
+    input_tokens: usize,
+    plan: &plan::ChunkPlan,
+    started: Instant,
+) -> Answer {
+    let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
+    Answer {
+        generation,
+        stats: AskStats {
+            input_tokens,
+            direct: false,
+            chunks: plan.chunks.len(),
+            waves: plan.waves.len(),
+            selected_chunks: selected,
+            prefill_seconds,
+        },
     }
 }
 
@@ -235,22 +274,31 @@ fn round64(n: usize) -> usize {
     (n / 64 * 64).max(64)
 }
 
-/// The planner's parameters for a strategy; explicit user values win.
-fn plan_params(focus: &FocusParams, window: usize) -> PlanParams {
+/// Chunking lengths that depend only on the parameters and the window, never on the
+/// question or the generation budget (so that a processed document's chunks fit every later
+/// question's plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkLengths {
+    pub chunk_len: usize,
+    /// The dynamic prompt is the last `min(prompt_cap, question)` tokens of the question.
+    pub prompt_cap: usize,
+    /// Longest question (with the template's tail) accepted as the local context.
+    pub local_cap: usize,
+}
+
+/// The lengths for a strategy; explicit user values win. Focus: `W / (m + 2)` for chunk and
+/// local (the local context, `m` chunks and the answer share one window); LogitFusion and
+/// Candidate: the paper's `W / 2`. The prompt: `min(512, chunk / 4)`.
+pub(crate) fn chunk_lengths(focus: &FocusParams, window: usize) -> ChunkLengths {
     let given = |v: u32| (v > 0).then_some(v as usize);
-    let (chunk, local) = match focus.strategy {
-        Strategy::Focus => {
-            let share = round64(window / (focus.top_chunks as usize + 2));
-            (given(focus.chunk_len).or(Some(share)), given(focus.local_len).or(Some(share)))
-        }
-        Strategy::LogitFusion | Strategy::Candidate => (given(focus.chunk_len), given(focus.local_len)),
+    let share = match focus.strategy {
+        Strategy::Focus => round64(window / (focus.top_chunks as usize + 2)),
+        Strategy::LogitFusion | Strategy::Candidate => round64(window / 2),
     };
-    let prompt = given(focus.prompt_len).or_else(|| chunk.map(|c| (c / 4).clamp(1, 512)));
-    PlanParams {
-        local_len: local,
-        chunk_len: chunk,
-        prompt_len: prompt,
-        local_reserve: 0,
-        max_seqs_per_wave: focus.wave_size as usize,
+    let chunk_len = given(focus.chunk_len).unwrap_or(share);
+    ChunkLengths {
+        chunk_len,
+        prompt_cap: given(focus.prompt_len).unwrap_or((chunk_len / 4).clamp(1, plan::PAPER_PROMPT_LEN)),
+        local_cap: given(focus.local_len).unwrap_or(share),
     }
 }

@@ -3,11 +3,21 @@
 //! prompt appended to each. When a chunk's last token is decoded, its next-token distribution
 //! scores it, the strategy takes what it needs from its cells, and the chunk's cells are
 //! released at once: memory is bounded by one wave.
+//!
+//! A wave runs in two passes: first `[prefix][chunk]` for every lane, then the prompt for
+//! every lane. The first pass does not depend on the question, so a processed document
+//! ([`super::Document`]) supplies its result from saved chunk KV instead of decoding it
+//! ([`ChunkMemory`]). Both passes run the same way whether or not the KV was saved, so the
+//! answers are the same with and without a document cache.
+
+use std::ops::Range;
+use std::time::Instant;
 
 use super::math::{entropy, log_softmax};
 use super::{Job, ProgressCounter};
 use crate::error::Result;
-use crate::llama::{Batch, Context, SeqId, Token};
+use crate::llama::{Batch, Context, Pos, SeqId, Token};
+use crate::params::Strategy;
 
 /// A chunk whose last token was just decoded; its cells are still in the context.
 pub(crate) struct Finished<'a> {
@@ -20,11 +30,43 @@ pub(crate) struct Finished<'a> {
     pub entropy: f32,
 }
 
+/// Where a chunk's question-independent KV (`[prefix][chunk]`) comes from.
+pub(crate) trait ChunkMemory {
+    /// Loads the KV of the chunk covering `range` of the body into the empty `seq`; false
+    /// when it is not held (the scan then decodes it).
+    fn restore(&mut self, ctx: &mut Context, range: &Range<usize>, seq: SeqId) -> Result<bool>;
+
+    /// Offered every chunk the scan decoded, right after `[prefix][chunk]` is in `seq`;
+    /// `seconds` is this chunk's share of the wave's decoding time.
+    fn decoded(&mut self, ctx: &Context, range: &Range<usize>, seq: SeqId, seconds: f64) -> Result<()>;
+}
+
+/// Holds nothing: every chunk is decoded (a plain `ask`).
+pub(crate) struct Transient;
+
+impl ChunkMemory for Transient {
+    fn restore(&mut self, _: &mut Context, _: &Range<usize>, _: SeqId) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn decoded(&mut self, _: &Context, _: &Range<usize>, _: SeqId, _: f64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Tokens one lane decodes in one pass, from position `start`.
 struct Lane {
     chunk: usize,
     seq: SeqId,
     tokens: Vec<Token>,
+    start: usize,
     cursor: usize,
+}
+
+impl Lane {
+    fn left(&self) -> usize {
+        self.tokens.len() - self.cursor
+    }
 }
 
 /// Cells one chunk sequence needs: `[prefix][longest chunk][prompt]`.
@@ -37,39 +79,64 @@ pub(crate) fn wave_width(job: &Job<'_>) -> usize {
     job.plan.waves.iter().map(|w| w.len()).max().unwrap_or(1)
 }
 
+/// Sequences of the strategy's scan context: the lanes, plus for logit fusion the kept
+/// chunks' slots, the local row and the context-free row. Chunk states saved from one
+/// context load only into a context with as many sequences (split KV: one stream each),
+/// so ingest and every question use this.
+pub(crate) fn scan_sequences(job: &Job<'_>) -> usize {
+    let width = wave_width(job);
+    match job.focus.strategy {
+        Strategy::LogitFusion => width + (job.focus.top_chunks as usize).min(job.plan.chunks.len()) + 2,
+        Strategy::Focus | Strategy::Candidate => width,
+    }
+}
+
+/// The split-KV context a document's chunks are processed in: [`scan_sequences`]
+/// sequences of `[prefix][chunk]` cells each.
+pub(crate) fn scan_context(job: &Job<'_>) -> Result<Context> {
+    let n_seqs = scan_sequences(job);
+    let cells_per_seq = (job.input.prefix.len() + job.plan.longest_chunk() + 1).div_ceil(256) * 256;
+    job.context(cells_per_seq * n_seqs, n_seqs, false)
+}
+
 /// Decodes every chunk of the plan, wave by wave, in sequences `first_seq ..
-/// first_seq + wave_width`. Calls `on_finished` for each chunk once it is decoded; returns
-/// every chunk's entropy, by chunk index.
+/// first_seq + wave_width`. Chunks `memory` holds are loaded, the others decoded (and offered
+/// to `memory`). Calls `on_finished` for each chunk once its prompt is decoded, then frees
+/// its cells; returns every chunk's entropy, by chunk index.
 pub(crate) fn scan(
     job: &Job<'_>,
     ctx: &mut Context,
     first_seq: SeqId,
+    memory: &mut dyn ChunkMemory,
     progress: &mut ProgressCounter<'_>,
     on_finished: &mut dyn FnMut(&mut Context, Finished<'_>) -> Result<()>,
 ) -> Result<Vec<f32>> {
     let plan = job.plan;
-    let prefix = &job.input.prefix;
     let prompt = &job.input.body[plan.prompt.clone()];
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     let mut entropies = vec![f32::NAN; plan.chunks.len()];
     for wave in &plan.waves {
-        let mut lanes: Vec<Lane> = wave
-            .clone()
-            .enumerate()
-            .map(|(lane, chunk)| {
-                let tokens = [prefix.as_slice(), &job.input.body[plan.chunks[chunk].clone()], prompt].concat();
-                Lane { chunk, seq: first_seq + lane as SeqId, tokens, cursor: 0 }
+        let chunks = chunk_pass(job, ctx, &mut batch, wave.clone(), first_seq, memory, progress)?;
+        let mut lanes: Vec<Lane> = chunks
+            .iter()
+            .map(|lane| Lane {
+                chunk: lane.chunk,
+                seq: lane.seq,
+                tokens: prompt.to_vec(),
+                start: lane.tokens.len(),
+                cursor: 0,
             })
             .collect();
-        while lanes.iter().any(|l| l.cursor < l.tokens.len()) {
-            let finished = fill_batch(&mut batch, &mut lanes)?;
+        while lanes.iter().any(|l| l.left() > 0) {
+            let finished = fill_batch(&mut batch, &mut lanes, true)?;
             ctx.decode(&batch)?;
             progress.add(batch.len())?;
             for (lane_index, row) in finished {
                 let lane = &lanes[lane_index];
                 let score = entropy(&log_softmax(ctx.logits(row)?));
                 entropies[lane.chunk] = score;
-                on_finished(ctx, Finished { chunk: lane.chunk, seq: lane.seq, tokens: &lane.tokens, entropy: score })?;
+                let tokens = [chunks[lane_index].tokens.as_slice(), prompt].concat();
+                on_finished(ctx, Finished { chunk: lane.chunk, seq: lane.seq, tokens: &tokens, entropy: score })?;
                 ctx.seq_rm(lane.seq, -1, -1)?;
             }
         }
@@ -77,19 +144,81 @@ pub(crate) fn scan(
     Ok(entropies)
 }
 
+/// Processes a document's chunks for later questions: the first pass of every wave, each
+/// chunk offered to `memory`, then released.
+pub(crate) fn ingest(
+    job: &Job<'_>,
+    ctx: &mut Context,
+    memory: &mut dyn ChunkMemory,
+    progress: &mut ProgressCounter<'_>,
+) -> Result<()> {
+    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    for wave in &job.plan.waves {
+        for lane in chunk_pass(job, ctx, &mut batch, wave.clone(), 0, memory, progress)? {
+            ctx.seq_rm(lane.seq, -1, -1)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first pass of a wave: `[prefix][chunk]` of each of its chunks into its lane's
+/// sequence, loaded from `memory` or decoded in shared batches. Returns the lanes (tokens as
+/// held, cursor at the end).
+fn chunk_pass(
+    job: &Job<'_>,
+    ctx: &mut Context,
+    batch: &mut Batch,
+    wave: Range<usize>,
+    first_seq: SeqId,
+    memory: &mut dyn ChunkMemory,
+    progress: &mut ProgressCounter<'_>,
+) -> Result<Vec<Lane>> {
+    let prefix = &job.input.prefix;
+    let mut lanes = Vec::with_capacity(wave.len());
+    for (lane, chunk) in wave.enumerate() {
+        let range = &job.plan.chunks[chunk];
+        let tokens = [prefix.as_slice(), &job.input.body[range.clone()]].concat();
+        let seq = first_seq + lane as SeqId;
+        let cursor = if memory.restore(ctx, range, seq)? {
+            progress.add(tokens.len())?;
+            tokens.len()
+        } else {
+            0
+        };
+        lanes.push(Lane { chunk, seq, tokens, start: 0, cursor });
+    }
+    let started = Instant::now();
+    let to_decode: usize = lanes.iter().map(Lane::left).sum();
+    let decoded: Vec<usize> = lanes.iter().enumerate().filter(|(_, l)| l.left() > 0).map(|(i, _)| i).collect();
+    while lanes.iter().any(|l| l.left() > 0) {
+        fill_batch(batch, &mut lanes, false)?;
+        ctx.decode(batch)?;
+        progress.add(batch.len())?;
+    }
+    let per_token = started.elapsed().as_secs_f64() / to_decode.max(1) as f64;
+    for index in decoded {
+        let lane = &lanes[index];
+        let seconds = per_token * lane.tokens.len() as f64;
+        memory.decoded(ctx, &job.plan.chunks[lane.chunk], lane.seq, seconds)?;
+    }
+    Ok(lanes)
+}
+
 /// Puts a fair slice of every unfinished lane into the batch. Returns (lane, row) for the
-/// lanes whose last token is in this batch (their logits are requested).
-fn fill_batch(batch: &mut Batch, lanes: &mut [Lane]) -> Result<Vec<(usize, usize)>> {
+/// lanes whose last token is in this batch (with `logits_at_end`, their logits are
+/// requested).
+fn fill_batch(batch: &mut Batch, lanes: &mut [Lane], logits_at_end: bool) -> Result<Vec<(usize, usize)>> {
     batch.clear();
-    let live = lanes.iter().filter(|l| l.cursor < l.tokens.len()).count().max(1);
+    let live = lanes.iter().filter(|l| l.left() > 0).count().max(1);
     let share = batch.capacity().div_ceil(live);
     let mut finished = Vec::new();
     for (index, lane) in lanes.iter_mut().enumerate() {
         let room = batch.capacity() - batch.len();
-        let take = share.min(lane.tokens.len() - lane.cursor).min(room);
+        let take = share.min(lane.left()).min(room);
         for _ in 0..take {
             let is_last = lane.cursor + 1 == lane.tokens.len();
-            let row = batch.push(lane.tokens[lane.cursor], lane.cursor as i32, &[lane.seq], is_last)?;
+            let pos = (lane.start + lane.cursor) as Pos;
+            let row = batch.push(lane.tokens[lane.cursor], pos, &[lane.seq], is_last && logits_at_end)?;
             lane.cursor += 1;
             if is_last {
                 finished.push((index, row));

@@ -271,6 +271,41 @@ impl Context {
         Ok(())
     }
 
+    /// The KV state of `seq` (its cells, positions and K/V rows) as llama.cpp serializes it.
+    /// It loads back only into a context of the same model and the same KV layout (cell
+    /// types, `n_seq_max` streams with split KV, flash attention on or off).
+    pub fn seq_state(&self, seq: SeqId) -> Result<Vec<u8>> {
+        self.check_seq(seq)?;
+        // SAFETY: valid context, checked id.
+        let size = unsafe { sys::llama_state_seq_get_size(self.raw(), seq) };
+        let mut state = vec![0u8; size];
+        clear_recent_errors();
+        // SAFETY: `state` has exactly `size` writable bytes, as llama.cpp asked for.
+        let written = unsafe { sys::llama_state_seq_get_data(self.raw(), state.as_mut_ptr(), size, seq) };
+        if written == 0 || written > size {
+            let why = recent_errors().unwrap_or_else(|| format!("{written} of {size} bytes written"));
+            return Err(Error::Internal(format!("saving the KV of sequence {seq} failed: {why}")));
+        }
+        state.truncate(written);
+        Ok(state)
+    }
+
+    /// Loads a state made by [`Context::seq_state`] into `seq` (which should be empty).
+    /// llama.cpp checks the layout (streams, layers, cell types, sizes) and refuses a
+    /// mismatch with an error; the bytes themselves must be intact (checksum them first: a
+    /// damaged state can hold positions llama.cpp does not re-check).
+    pub fn load_seq_state(&mut self, seq: SeqId, state: &[u8]) -> Result<()> {
+        self.check_seq(seq)?;
+        clear_recent_errors();
+        // SAFETY: valid context, checked id; llama.cpp reads at most `state.len()` bytes.
+        let read = unsafe { sys::llama_state_seq_set_data(self.raw(), state.as_ptr(), state.len(), seq) };
+        if read == 0 {
+            let why = recent_errors().unwrap_or_else(|| "llama.cpp refused the state".into());
+            return Err(Error::DocumentMismatch(format!("loading the KV of sequence {seq} failed: {why}")));
+        }
+        Ok(())
+    }
+
     /// Smallest position held by `seq`, or None when it is empty.
     pub fn seq_pos_min(&self, seq: SeqId) -> Result<Option<Pos>> {
         self.check_seq(seq)?;

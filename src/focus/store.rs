@@ -1,0 +1,246 @@
+//! Where a processed document keeps each chunk's KV state: in memory up to the user's
+//! budget, then in a spill file, or nowhere (the chunk is decoded again when a question
+//! needs it), whichever the measured costs favour. A document loaded from a `.fllm` file
+//! reads its states from that file, one wave at a time.
+//!
+//! Every state read back from a file is checked against its CRC-32 before llama.cpp sees
+//! it: a damaged state could carry positions that llama.cpp does not re-check.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::scan::ChunkMemory;
+use crate::error::{Error, Result};
+use crate::llama::{Context, SeqId};
+
+/// Where one chunk's state is.
+#[derive(Debug)]
+pub(crate) enum Held {
+    Memory(Vec<u8>),
+    /// In the spill file or the loaded document file, `len` bytes at `offset`.
+    InFile {
+        offset: u64,
+        len: u64,
+        crc: u32,
+    },
+    /// Not kept: decoded again when needed.
+    Absent,
+}
+
+impl Held {
+    /// The state's length and CRC-32; (0, 0) when absent.
+    pub fn len_and_crc(&self) -> (u64, u32) {
+        match self {
+            Held::Memory(bytes) => (bytes.len() as u64, crc32fast::hash(bytes)),
+            Held::InFile { len, crc, .. } => (*len, *crc),
+            Held::Absent => (0, 0),
+        }
+    }
+}
+
+/// One chunk: its token range in the document body and its state.
+#[derive(Debug)]
+pub(crate) struct StoredChunk {
+    pub range: Range<usize>,
+    pub held: Held,
+}
+
+/// A file of states, read (and for a spill file, appended to) under a lock.
+#[derive(Debug)]
+pub(crate) struct BlobFile {
+    /// Shown in errors (the spill directory for an unlinked spill file).
+    pub path: PathBuf,
+    file: Mutex<File>,
+    end: u64,
+}
+
+impl BlobFile {
+    pub fn new(path: PathBuf, file: File, end: u64) -> Self {
+        BlobFile { path, file: Mutex::new(file), end }
+    }
+
+    fn io_error(&self, source: std::io::Error) -> Error {
+        Error::Io { path: self.path.clone(), source }
+    }
+
+    /// Reads `len` bytes at `offset` and checks their CRC.
+    pub fn read(&self, offset: u64, len: u64, crc: u32) -> Result<Vec<u8>> {
+        let len_usize = usize::try_from(len).map_err(|_| Error::Internal(format!("a state of {len} bytes")))?;
+        let mut bytes = vec![0u8; len_usize];
+        {
+            let mut file = self.file.lock().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
+            file.seek(SeekFrom::Start(offset)).map_err(|e| self.io_error(e))?;
+            file.read_exact(&mut bytes).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::DocumentFile {
+                    path: self.path.clone(),
+                    reason: format!("truncated: a chunk's KV ends past the end of the file (offset {offset})"),
+                },
+                _ => self.io_error(e),
+            })?;
+        }
+        let found = crc32fast::hash(&bytes);
+        if found != crc {
+            return Err(Error::DocumentFile {
+                path: self.path.clone(),
+                reason: format!(
+                    "damaged: the chunk KV at offset {offset} has checksum {found:08x}, expected {crc:08x}"
+                ),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Appends `bytes`; returns their offset.
+    fn append(&mut self, bytes: &[u8]) -> Result<u64> {
+        let offset = self.end;
+        let file = self.file.get_mut().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
+        file.write_all(bytes).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
+        self.end += bytes.len() as u64;
+        Ok(offset)
+    }
+}
+
+/// How many chunks sit where, and the bytes they take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub in_memory: usize,
+    pub in_file: usize,
+    pub absent: usize,
+    pub memory_bytes: u64,
+    pub file_bytes: u64,
+}
+
+/// The chunk states of one document.
+#[derive(Debug)]
+pub(crate) struct ChunkStore {
+    pub chunks: Vec<StoredChunk>,
+    /// The spill file (made on the first spill) or the loaded document file.
+    pub file: Option<BlobFile>,
+    budget: u64,
+    spill_dir: Option<PathBuf>,
+    in_memory: u64,
+    /// Measured spill throughput (bytes/s), once a state was spilled.
+    spill_rate: Option<f64>,
+}
+
+impl ChunkStore {
+    /// An empty store keeping up to `budget` bytes in memory (0: no limit).
+    pub fn new(budget: u64, spill_dir: Option<PathBuf>) -> Self {
+        ChunkStore { chunks: Vec::new(), file: None, budget, spill_dir, in_memory: 0, spill_rate: None }
+    }
+
+    /// A store over a document file whose states were all checked.
+    pub fn from_file(chunks: Vec<StoredChunk>, file: BlobFile) -> Self {
+        ChunkStore { chunks, file: Some(file), budget: 0, spill_dir: None, in_memory: 0, spill_rate: None }
+    }
+
+    pub fn counts(&self) -> StoreCounts {
+        let mut counts = StoreCounts::default();
+        for chunk in &self.chunks {
+            match &chunk.held {
+                Held::Memory(bytes) => {
+                    counts.in_memory += 1;
+                    counts.memory_bytes += bytes.len() as u64;
+                }
+                Held::InFile { len, .. } => {
+                    counts.in_file += 1;
+                    counts.file_bytes += len;
+                }
+                Held::Absent => counts.absent += 1,
+            }
+        }
+        counts
+    }
+
+    /// Runs `use_state` on a chunk's state (checked when read from a file); None when the
+    /// chunk is not held.
+    pub fn with_state<R>(&self, held: &Held, use_state: impl FnOnce(&[u8]) -> Result<R>) -> Result<Option<R>> {
+        match held {
+            Held::Memory(bytes) => use_state(bytes).map(Some),
+            Held::InFile { offset, len, crc } => use_state(&self.blob_file()?.read(*offset, *len, *crc)?).map(Some),
+            Held::Absent => Ok(None),
+        }
+    }
+
+    fn blob_file(&self) -> Result<&BlobFile> {
+        self.file.as_ref().ok_or_else(|| Error::Internal("a chunk is in a file the document does not have".into()))
+    }
+
+    /// Puts a state beyond the memory budget in the spill file, or drops it when decoding
+    /// the chunk again is expected to be faster than reading it back (`decode_seconds`
+    /// against the measured spill throughput; reading is assumed no slower than writing).
+    fn spill_or_drop(&mut self, state: &[u8], decode_seconds: f64) -> Result<Held> {
+        if let Some(rate) = self.spill_rate {
+            if state.len() as f64 / rate > decode_seconds {
+                return Ok(Held::Absent);
+            }
+        }
+        if self.file.is_none() {
+            let dir = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let file = tempfile::tempfile_in(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+            self.file = Some(BlobFile::new(dir, file, 0));
+        }
+        let started = Instant::now();
+        let file = self.file.as_mut().ok_or_else(|| Error::Internal("no spill file".into()))?;
+        let offset = file.append(state)?;
+        let seconds = started.elapsed().as_secs_f64().max(1e-6);
+        let rate = state.len() as f64 / seconds;
+        self.spill_rate = Some(self.spill_rate.map_or(rate, |old| 0.5 * (old + rate)));
+        Ok(Held::InFile { offset, len: state.len() as u64, crc: crc32fast::hash(state) })
+    }
+
+    fn find(&self, range: &Range<usize>) -> Option<&StoredChunk> {
+        self.chunks.iter().find(|c| c.range == *range)
+    }
+}
+
+/// Ingest: every decoded chunk's state is kept (memory, spill, or dropped).
+impl ChunkMemory for ChunkStore {
+    fn restore(&mut self, ctx: &mut Context, range: &Range<usize>, seq: SeqId) -> Result<bool> {
+        StoreReader(self).restore(ctx, range, seq)
+    }
+
+    fn decoded(&mut self, ctx: &Context, range: &Range<usize>, seq: SeqId, seconds: f64) -> Result<()> {
+        let state = ctx.seq_state(seq)?;
+        let fits = self.budget == 0 || self.in_memory + state.len() as u64 <= self.budget;
+        let held = if fits {
+            self.in_memory += state.len() as u64;
+            Held::Memory(state)
+        } else {
+            self.spill_or_drop(&state, seconds)?
+        };
+        self.chunks.retain(|c| c.range != *range);
+        self.chunks.push(StoredChunk { range: range.clone(), held });
+        Ok(())
+    }
+}
+
+/// Questions: states are loaded, chunks the store lacks are decoded and not kept.
+pub(crate) struct StoreReader<'a>(pub &'a ChunkStore);
+
+impl ChunkMemory for StoreReader<'_> {
+    fn restore(&mut self, ctx: &mut Context, range: &Range<usize>, seq: SeqId) -> Result<bool> {
+        let Some(chunk) = self.0.find(range) else { return Ok(false) };
+        Ok(self.0.with_state(&chunk.held, |state| ctx.load_seq_state(seq, state))?.is_some())
+    }
+
+    fn decoded(&mut self, _: &Context, _: &Range<usize>, _: SeqId, _: f64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The spill directory the user named must exist.
+pub(crate) fn check_spill_dir(dir: Option<&Path>) -> Result<()> {
+    match dir {
+        Some(dir) if !dir.is_dir() => Err(Error::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "the spill directory does not exist"),
+        }),
+        _ => Ok(()),
+    }
+}
