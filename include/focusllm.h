@@ -240,6 +240,15 @@ typedef int32_t focusllm_finish_reason;
 #endif // __cplusplus
 
 /**
+ * A processed document: the chunks' KV of a long text, computed once. Made by
+ * focusllm_document_ingest() or focusllm_document_load(), freed with
+ * focusllm_document_free(). Usable with any session on the same model and settings;
+ * several sessions may ask about one document at the same time. Holds no pointer to the
+ * session that made it.
+ */
+typedef struct focusllm_document focusllm_document;
+
+/**
  * A loaded GGUF model. Shared and immutable: one model serves any number of sessions, and
  * every function taking a `const focusllm_model *` may be called from any thread at the same
  * time. Sessions keep the model alive: focusllm_model_free() may come before the sessions
@@ -530,6 +539,62 @@ typedef struct focusllm_result {
 } focusllm_result;
 
 /**
+ * How a document keeps its chunks' KV. Fill it with focusllm_document_default_params().
+ */
+typedef struct focusllm_document_params {
+    /**
+     * sizeof(focusllm_document_params) as compiled into the program. See "Structs".
+     */
+    size_t struct_size;
+    /**
+     * Most bytes of chunk KV held in memory (default 1 GiB; 0 = no limit). Beyond it each
+     * chunk's KV goes to an unlinked spill file, or is dropped and decoded again by each
+     * question when that was measured to be faster.
+     */
+    uint64_t memory_budget_bytes;
+    /**
+     * Directory of the spill file, `spill_dir_len` bytes of UTF-8; length 0 (pointer may
+     * be NULL) = the system's temporary directory. It must exist.
+     */
+    const char *spill_dir;
+    size_t spill_dir_len;
+} focusllm_document_params;
+
+/**
+ * What a document holds. The caller sets struct_size = sizeof(focusllm_document_info).
+ */
+typedef struct focusllm_document_info {
+    /**
+     * sizeof(focusllm_document_info) as compiled into the program, set by the caller.
+     */
+    size_t struct_size;
+    /**
+     * Tokens of the document's text.
+     */
+    size_t n_tokens;
+    /**
+     * Chunks (0 when the text fits the window: questions then run without chunking).
+     */
+    size_t n_chunks;
+    /**
+     * Chunks whose KV is in memory, in a file (spill or loaded document), or not kept
+     * (decoded again by each question).
+     */
+    size_t n_in_memory;
+    size_t n_in_file;
+    size_t n_not_kept;
+    /**
+     * Bytes of chunk KV in memory and in the file.
+     */
+    uint64_t memory_bytes;
+    uint64_t file_bytes;
+    /**
+     * Wall time of focusllm_document_ingest() (0 for a loaded document), in seconds.
+     */
+    double ingest_seconds;
+} focusllm_document_info;
+
+/**
  * llama.cpp decides (on for CPU).
  */
 #define FOCUSLLM_FLASH_ATTENTION_AUTO 0
@@ -720,6 +785,81 @@ focusllm_status focusllm_session_run(struct focusllm_session *session,
                                      focusllm_progress_fn on_progress,
                                      void *user_data,
                                      struct focusllm_result *out_result);
+
+/**
+ * Writes the default document parameters into `params` (`struct_size` bytes of it; pass
+ * sizeof(focusllm_document_params)).
+ */
+focusllm_status focusllm_document_default_params(struct focusllm_document_params *params,
+                                                 size_t struct_size);
+
+/**
+ * Processes `text` (`text_len` bytes of UTF-8) on `session` for later questions: the text
+ * is cut into chunks and their KV is computed in parallel batches, once. `params` may be
+ * NULL (defaults). `on_progress` (may be NULL) counts decoded tokens; returning false
+ * cancels (FOCUSLLM_STATUS_CANCELLED), as does focusllm_session_cancel(). On success writes
+ * the new document to `*out_document`. Not available with FOCUSLLM_STRATEGY_CANDIDATE
+ * (FOCUSLLM_STATUS_UNSUPPORTED).
+ */
+focusllm_status focusllm_document_ingest(struct focusllm_session *session,
+                                         const char *text,
+                                         size_t text_len,
+                                         const struct focusllm_document_params *params,
+                                         focusllm_progress_fn on_progress,
+                                         void *user_data,
+                                         struct focusllm_document **out_document);
+
+/**
+ * Answers `question` (`question_len` bytes of UTF-8) about `document` on `session`: only
+ * the question's prompts, the kept chunks and the answer are decoded. The answer is the one
+ * focusllm_session_run() gives for the document's text and this question. Callbacks,
+ * cancellation, BUSY and `out_result` (may be NULL) work as in focusllm_session_run().
+ * A document made with another model or settings is refused
+ * (FOCUSLLM_STATUS_DOCUMENT_MISMATCH, the message names the differences).
+ */
+focusllm_status focusllm_document_ask(struct focusllm_session *session,
+                                      const struct focusllm_document *document,
+                                      const char *question,
+                                      size_t question_len,
+                                      const struct focusllm_generate_params *params,
+                                      focusllm_piece_fn on_piece,
+                                      focusllm_progress_fn on_progress,
+                                      void *user_data,
+                                      struct focusllm_result *out_result);
+
+/**
+ * Saves `document` to the file `path` (`path_len` bytes of UTF-8), replacing it: a
+ * versioned header (format, model identity, settings, checksums) and the chunks' KV. The
+ * file is written under a temporary name and renamed, so a failed save leaves no partial
+ * file at `path`.
+ */
+focusllm_status focusllm_document_save(const struct focusllm_document *document,
+                                       const char *path,
+                                       size_t path_len);
+
+/**
+ * Opens a document saved by focusllm_document_save() for use with `session`. Every
+ * checksum is verified now: a file that is not a document, from a newer format, truncated
+ * or damaged is FOCUSLLM_STATUS_DOCUMENT_FILE; one from another model or settings is
+ * FOCUSLLM_STATUS_DOCUMENT_MISMATCH. The chunks' KV stays in the file and is read (and
+ * checked again) per question. On success writes `*out_document`.
+ */
+focusllm_status focusllm_document_load(struct focusllm_session *session,
+                                       const char *path,
+                                       size_t path_len,
+                                       struct focusllm_document **out_document);
+
+/**
+ * Writes what `document` holds to `*out_info` (its struct_size set by the caller).
+ */
+focusllm_status focusllm_document_info(const struct focusllm_document *document,
+                                       struct focusllm_document_info *out_info);
+
+/**
+ * Frees a document (and closes its files). NULL is a no-op. It must not be in use by a
+ * call (focusllm_document_ask) on any thread.
+ */
+void focusllm_document_free(struct focusllm_document *document);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,7 +10,7 @@
 //! - [`strings`]: `(ptr, len)` UTF-8 inputs and caller-buffer outputs; [`sized`]: the
 //!   `struct_size` rule that keeps parameter structs compatible across header versions.
 //! - One file per exported object: [`model`], [`session`], [`run`] (a job on a session),
-//!   [`generate_params`], [`log`], [`version`].
+//!   [`generate_params`], [`document`] (processed documents), [`log`], [`version`].
 //!
 //! Names are C's (`focusllm_model`, `focusllm_status`), hence the lint allowances.
 #![allow(unsafe_code)]
@@ -46,3 +46,5 @@ pub mod session;
 pub mod generate_params;
 
 pub mod run;
+
+pub mod document;

@@ -12,7 +12,7 @@ use super::session::focusllm_session;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
-use crate::focus::Answer;
+use crate::focus::{Answer, Session};
 use crate::generate::{FinishReason, Generation, Observer, Progress, Prompt};
 use crate::llama::ChatMessage;
 
@@ -121,7 +121,7 @@ versioned!(
 );
 
 impl focusllm_result {
-    fn from_answer(answer: &Answer) -> Self {
+    pub(crate) fn from_answer(answer: &Answer) -> Self {
         let g = &answer.generation;
         focusllm_result {
             struct_size: size_of::<Self>(),
@@ -206,72 +206,93 @@ pub unsafe extern "C" fn focusllm_session_run(
         }
         // SAFETY: the caller's params struct and its stop strings are readable for the call.
         let params = unsafe { focusllm_generate_params::read(params) }?;
-        let result_size = if out_result.is_null() {
-            None
-        } else {
-            // SAFETY: the caller's result struct starts with a readable struct_size.
-            Some(unsafe { sized::output_size(out_result, "out_result", RESULT_HINT) }?)
-        };
-        let mut session = match handle.session.try_lock() {
-            Ok(guard) => guard,
-            // A panic in an earlier call poisoned the lock; a session keeps no state between
-            // calls, so it is safe to go on.
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                return Err(Failure::new(
-                    focusllm_status::Busy,
-                    "the session is already running a call (from another thread, or this is a call from \
-                     inside one of its callbacks); a session runs one call at a time",
-                ));
-            }
-        };
-        handle.cancel_requested.store(false, Ordering::SeqCst);
-        let mut piece_text = Vec::new();
-        let mut piece = |text: &str, tokens: &[i32]| {
-            let keep_going = match on_piece {
-                None => true,
-                Some(callback) => {
-                    piece_text.clear();
-                    piece_text.extend_from_slice(text.as_bytes());
-                    piece_text.push(0);
-                    // SAFETY: the caller's callback; the text (NUL-terminated) and token
-                    // buffers stay valid for the duration of the call.
-                    unsafe {
-                        callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data)
-                    }
-                }
-            };
-            if handle.cancel_requested.load(Ordering::SeqCst) {
-                handle.cancel.cancel(); // the engine checks before the next token
-            }
-            keep_going
-        };
-        let mut progress = |p: Progress| {
-            let keep_going = match on_progress {
-                None => true,
-                // SAFETY: the caller's callback, called on this thread during the call.
-                Some(callback) => unsafe { callback(p.done, p.total, user_data) },
-            };
-            keep_going && !handle.cancel_requested.load(Ordering::SeqCst)
-        };
-        let observer = Observer { on_piece: &mut piece, on_progress: &mut progress };
-        let result = if document.is_empty() {
-            let prompt = if job.chat {
-                Prompt::Chat(vec![ChatMessage::new("user", prompt)])
+        let size = result_size(out_result)?;
+        let result = with_session(handle, on_piece, on_progress, user_data, |session, observer| {
+            Ok(if document.is_empty() {
+                let prompt = if job.chat {
+                    Prompt::Chat(vec![ChatMessage::new("user", prompt)])
+                } else {
+                    Prompt::Text(prompt.to_owned())
+                };
+                focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?)
             } else {
-                Prompt::Text(prompt.to_owned())
-            };
-            focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?)
-        } else {
-            focusllm_result::from_answer(&session.ask(document, prompt, &params, observer)?)
-        };
-        drop(session);
-        if let Some(size) = result_size {
-            // SAFETY: out_result is non-null, aligned, and has `size` (checked) writable bytes.
-            unsafe { sized::write(out_result, size, &result) };
-        }
+                focusllm_result::from_answer(&session.ask(document, prompt, &params, observer)?)
+            })
+        })?;
+        write_result(out_result, size, &result);
         Ok(())
     })
+}
+
+/// Runs `body` on the session, with the caller's callbacks wrapped as an [`Observer`]. Holds
+/// the session's lock for the call (a second call meanwhile gets FOCUSLLM_STATUS_BUSY) and
+/// honours focusllm_session_cancel() from the call's start.
+pub(crate) fn with_session<T>(
+    handle: &focusllm_session,
+    on_piece: focusllm_piece_fn,
+    on_progress: focusllm_progress_fn,
+    user_data: *mut c_void,
+    body: impl FnOnce(&mut Session, Observer<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut session = match handle.session.try_lock() {
+        Ok(guard) => guard,
+        // A panic in an earlier call poisoned the lock; a session keeps no state between
+        // calls, so it is safe to go on.
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            return Err(Failure::new(
+                focusllm_status::Busy,
+                "the session is already running a call (from another thread, or this is a call from \
+                 inside one of its callbacks); a session runs one call at a time",
+            ));
+        }
+    };
+    handle.cancel_requested.store(false, Ordering::SeqCst);
+    let mut piece_text = Vec::new();
+    let mut piece = |text: &str, tokens: &[i32]| {
+        let keep_going = match on_piece {
+            None => true,
+            Some(callback) => {
+                piece_text.clear();
+                piece_text.extend_from_slice(text.as_bytes());
+                piece_text.push(0);
+                // SAFETY: the caller's callback; the text (NUL-terminated) and token
+                // buffers stay valid for the duration of the call.
+                unsafe { callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data) }
+            }
+        };
+        if handle.cancel_requested.load(Ordering::SeqCst) {
+            handle.cancel.cancel(); // the engine checks before the next token
+        }
+        keep_going
+    };
+    let mut progress = |p: Progress| {
+        let keep_going = match on_progress {
+            None => true,
+            // SAFETY: the caller's callback, called on this thread during the call.
+            Some(callback) => unsafe { callback(p.done, p.total, user_data) },
+        };
+        keep_going && !handle.cancel_requested.load(Ordering::SeqCst)
+    };
+    body(&mut session, Observer { on_piece: &mut piece, on_progress: &mut progress })
+}
+
+/// Checks an optional out_result up front; its size when present.
+pub(crate) fn result_size(out_result: *mut focusllm_result) -> Result<Option<usize>, Failure> {
+    if out_result.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's result struct starts with a readable struct_size.
+    Ok(Some(unsafe { sized::output_size(out_result, "out_result", RESULT_HINT) }?))
+}
+
+/// Writes the summary of a successful call when the caller asked for it.
+pub(crate) fn write_result(out_result: *mut focusllm_result, size: Option<usize>, result: &focusllm_result) {
+    if let Some(size) = size {
+        // SAFETY: out_result is non-null, aligned, and has `size` writable bytes (checked by
+        // `result_size`).
+        unsafe { sized::write(out_result, size, result) };
+    }
 }
 
 #[cfg(test)]

@@ -184,9 +184,11 @@ mod tests {
     #[test]
     fn numbers_never_change() {
         let numbers: Vec<i32> = ALL_STATUSES.iter().map(|s| *s as i32).collect();
-        assert_eq!(numbers, (0..20).collect::<Vec<i32>>());
+        assert_eq!(numbers, (0..22).collect::<Vec<i32>>());
         assert_eq!(focusllm_status::Busy as i32, 18);
         assert_eq!(focusllm_status::Panic as i32, 19);
+        assert_eq!(focusllm_status::DocumentFile as i32, 20);
+        assert_eq!(focusllm_status::DocumentMismatch as i32, 21);
     }
 
     #[test]
