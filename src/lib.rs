@@ -28,7 +28,9 @@ pub mod tokenizer;
 pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
 
 pub use error::{Error, Result};
-pub use focus::{Answer, AskStats, Document, DocumentInfo, DocumentParams, Session};
+pub use focus::{
+    Answer, AskStats, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, Session,
+};
 pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
 pub use llama::{CancelHandle, ChatMessage, Context, Model};
 pub use params::{

@@ -12,11 +12,14 @@
 // A [Model] is immutable and shared: any number of goroutines may use it and make sessions
 // from it at once. A [Session] runs one call at a time; use one session per goroutine (a
 // second call while one runs fails with [StatusBusy]). Calls stream the generated text to a
-// callback or a channel and stop early when their context.Context is done.
+// callback or a channel and stop early when their context.Context is done. A long text
+// processed once by [Session.Ingest] is a [Document]: every question about it then decodes
+// only the question and the answer ([Session.AskDocument]), and it can be saved to a file
+// and loaded again ([Document.Save], [Session.LoadDocument]).
 //
 // Every failure of the library is an [*Error] carrying the [Status] and the library's
-// message; errors.Is(err, focusllm.StatusCancelled) tests the status. Close models and
-// sessions when done; a finalizer frees forgotten ones, later.
+// message; errors.Is(err, focusllm.StatusCancelled) tests the status. Close models,
+// sessions and documents when done; a finalizer frees forgotten ones, later.
 package focusllm
 
 /*
@@ -82,6 +85,12 @@ const (
 	StatusInternal        Status = C.FOCUSLLM_STATUS_INTERNAL
 	StatusBusy            Status = C.FOCUSLLM_STATUS_BUSY
 	StatusPanic           Status = C.FOCUSLLM_STATUS_PANIC
+	// StatusDocumentFile: a processed-document file is not one, is from a newer format,
+	// truncated or damaged.
+	StatusDocumentFile Status = C.FOCUSLLM_STATUS_DOCUMENT_FILE
+	// StatusDocumentMismatch: a processed document belongs to another model, chunking or KV
+	// layout than the session's.
+	StatusDocumentMismatch Status = C.FOCUSLLM_STATUS_DOCUMENT_MISMATCH
 )
 
 // String returns the library's short description of the status ("cancelled", ...).
@@ -112,8 +121,8 @@ func (e *Error) Is(target error) bool {
 // errors.Is(err, context.Canceled) holds), and nil otherwise.
 func (e *Error) Unwrap() error { return e.cause }
 
-// ErrClosed is returned (wrapped) by calls on a Model or Session after its Close.
-var ErrClosed = errors.New("focusllm: use of a closed model or session")
+// ErrClosed is returned (wrapped) by calls on a Model, Session or Document after its Close.
+var ErrClosed = errors.New("focusllm: use of a closed model, session or document")
 
 func closedError(method string) error { return fmt.Errorf("focusllm: %s: %w", method, ErrClosed) }
 

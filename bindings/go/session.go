@@ -139,14 +139,11 @@ func (st *runState) checkContext() {
 // that also matches ctx.Err() under errors.Is. params nil means DefaultGenerateParams. A
 // panic in a callback stops the run and is re-raised here once the library has returned.
 func (s *Session) Run(ctx context.Context, job Job, params *GenerateParams, onPiece func(Piece) bool) (Result, error) {
-	ptr, err := s.acquire("Session.Run")
+	ptr, err := s.start(ctx, "Session.Run")
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.release()
-	if err := ctx.Err(); err != nil {
-		return Result{}, &Error{Status: StatusCancelled, Message: "Session.Run: the context is done", cause: err}
-	}
 	var cParams C.focusllm_generate_params
 	stops, err := params.toC(&cParams)
 	if err != nil {
@@ -155,42 +152,74 @@ func (s *Session) Run(ctx context.Context, job Job, params *GenerateParams, onPi
 	defer stops.free()
 
 	st := &runState{ctx: ctx, session: ptr, onPiece: onPiece, onProgress: job.Progress}
-	handle := cgo.NewHandle(st)
-	defer handle.Delete()
-	// Cancel from outside too, for the time the library spends in a decode without calling
-	// back. The handle stays valid until this function has waited for that goroutine.
-	cancelled := make(chan struct{})
-	stopWatching := context.AfterFunc(ctx, func() {
-		C.focusllm_session_cancel(ptr)
-		close(cancelled)
-	})
-
 	document, documentLen := cString(job.Document)
 	prompt, promptLen := cString(job.Prompt)
 	var result C.focusllm_result
 	result.struct_size = C.sizeof_focusllm_result
-	var message *C.char
-	status := C.fgo_session_run(ptr, document, documentLen, prompt, promptLen, C.bool(job.Chat),
-		&cParams, C.uintptr_t(handle), &result, &message)
+	err = st.call(nil, func(handle C.uintptr_t, message **C.char) C.int32_t {
+		return C.fgo_session_run(ptr, document, documentLen, prompt, promptLen, C.bool(job.Chat),
+			&cParams, handle, &result, message)
+	})
 	runtime.KeepAlive(job)
+	if err != nil {
+		return Result{Text: st.text.String()}, err
+	}
+	return resultFromC(&result, st.text.String()), nil
+}
+
+// start begins a call on the session that takes the run callbacks: it returns the
+// session's handle, which the caller gives back with release, or the error of a closed
+// session or of a context already done.
+func (s *Session) start(ctx context.Context, method string) (*C.focusllm_session, error) {
+	ptr, err := s.acquire(method)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		s.release()
+		return nil, &Error{Status: StatusCancelled, Message: method + ": the context is done", cause: err}
+	}
+	return ptr, nil
+}
+
+// call runs fn, one library call whose callbacks reach st through the cgo.Handle fn gets,
+// and cancels it when st.ctx is done. It returns the call's *Error (nil on success; a
+// cancelled call's also matches the context's error). When a callback panicked, undo (may
+// be nil) releases what a call that succeeded anyway made, and the panic is re-raised.
+func (st *runState) call(undo func(), fn func(handle C.uintptr_t, message **C.char) C.int32_t) error {
+	handle := cgo.NewHandle(st)
+	defer handle.Delete()
+	// Cancel from outside too, for the time the library spends in a decode without calling
+	// back. The handle stays valid until this function has waited for that goroutine.
+	ptr := st.session
+	cancelled := make(chan struct{})
+	stopWatching := context.AfterFunc(st.ctx, func() {
+		C.focusllm_session_cancel(ptr)
+		close(cancelled)
+	})
+	var message *C.char
+	status := fn(C.uintptr_t(handle), &message)
 	if !stopWatching() {
 		<-cancelled
 	}
 
-	var runErr *Error
+	var callErr *Error
 	if status != 0 {
-		runErr = newError(status, message)
+		callErr = newError(status, message)
 	}
 	if st.panicked {
+		if callErr == nil && undo != nil {
+			undo()
+		}
 		panic(st.panicValue)
 	}
-	if runErr != nil {
-		if runErr.Status == StatusCancelled {
-			runErr.cause = ctx.Err()
-		}
-		return Result{Text: st.text.String()}, runErr
+	if callErr == nil {
+		return nil
 	}
-	return resultFromC(&result, st.text.String()), nil
+	if callErr.Status == StatusCancelled {
+		callErr.cause = st.ctx.Err()
+	}
+	return callErr
 }
 
 // Ask answers question about document (of any length), streaming to onPiece (may be nil).

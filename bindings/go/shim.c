@@ -89,6 +89,47 @@ int32_t fgo_session_run(focusllm_session *session, const char *document, size_t 
                         message);
 }
 
+int32_t fgo_document_default_params(focusllm_document_params *params, char **message) {
+    return with_message(focusllm_document_default_params(params, sizeof *params), message);
+}
+
+int32_t fgo_document_ingest(focusllm_session *session, const char *text, size_t text_len,
+                            const focusllm_document_params *params, const char *spill_dir,
+                            size_t spill_dir_len, uintptr_t handle, focusllm_document **out_document,
+                            char **message) {
+    focusllm_document_params with_dir = *params;
+    with_dir.spill_dir = spill_dir;
+    with_dir.spill_dir_len = spill_dir_len;
+    /* The progress trampoline always runs: it checks the call's context.Context. */
+    return with_message(focusllm_document_ingest(session, text, text_len, &with_dir, progress_trampoline,
+                                                 (void *)handle, out_document),
+                        message);
+}
+
+int32_t fgo_document_ask(focusllm_session *session, const focusllm_document *document,
+                         const char *question, size_t question_len, const focusllm_generate_params *params,
+                         uintptr_t handle, focusllm_result *out_result, char **message) {
+    return with_message(focusllm_document_ask(session, document, question, question_len, params,
+                                              piece_trampoline, progress_trampoline, (void *)handle,
+                                              out_result),
+                        message);
+}
+
+int32_t fgo_document_save(const focusllm_document *document, const char *path, size_t path_len,
+                          char **message) {
+    return with_message(focusllm_document_save(document, path, path_len), message);
+}
+
+int32_t fgo_document_load(focusllm_session *session, const char *path, size_t path_len,
+                          focusllm_document **out_document, char **message) {
+    return with_message(focusllm_document_load(session, path, path_len, out_document), message);
+}
+
+int32_t fgo_document_info(const focusllm_document *document, focusllm_document_info *out_info,
+                          char **message) {
+    return with_message(focusllm_document_info(document, out_info), message);
+}
+
 static void log_trampoline(focusllm_log_level level, const char *text, size_t len, void *user_data) {
     (void)user_data;
     focusllmGoLog(level, (char *)text, len);

@@ -36,6 +36,24 @@ int32_t fgo_session_run(focusllm_session *session, const char *document, size_t 
                         const focusllm_generate_params *params, uintptr_t handle,
                         focusllm_result *out_result, char **message);
 
+int32_t fgo_document_default_params(focusllm_document_params *params, char **message);
+/* Ingests text with params, whose spill_dir the helper sets from (spill_dir, spill_dir_len)
+ * (so no Go memory holds Go pointers); progress goes to the Go run state behind handle. */
+int32_t fgo_document_ingest(focusllm_session *session, const char *text, size_t text_len,
+                            const focusllm_document_params *params, const char *spill_dir,
+                            size_t spill_dir_len, uintptr_t handle, focusllm_document **out_document,
+                            char **message);
+/* Asks about a document; the piece and progress callbacks go to the run state behind handle. */
+int32_t fgo_document_ask(focusllm_session *session, const focusllm_document *document,
+                         const char *question, size_t question_len, const focusllm_generate_params *params,
+                         uintptr_t handle, focusllm_result *out_result, char **message);
+int32_t fgo_document_save(const focusllm_document *document, const char *path, size_t path_len,
+                          char **message);
+int32_t fgo_document_load(focusllm_session *session, const char *path, size_t path_len,
+                          focusllm_document **out_document, char **message);
+int32_t fgo_document_info(const focusllm_document *document, focusllm_document_info *out_info,
+                          char **message);
+
 /* Routes llama.cpp's log to the Go log function (on = true) or restores the default. */
 int32_t fgo_set_log_callback(bool on, char **message);
 

@@ -32,7 +32,8 @@ use super::store::{BlobFile, ChunkStore, Held, StoredChunk};
 use crate::error::{Error, Result};
 use crate::llama::Token;
 
-const MAGIC: &[u8; 8] = b"FOCUSDOC";
+/// The first bytes of a processed-document file.
+pub const MAGIC: &[u8; 8] = b"FOCUSDOC";
 /// The format this build writes; it reads this one only.
 pub const FORMAT_VERSION: u32 = 1;
 const FIXED: usize = 16;

@@ -33,6 +33,7 @@ use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, S
 use crate::plan::{self, Plan, PlanInput, PlanParams};
 use scan::{ChunkMemory, Transient};
 
+pub use docfile::{FORMAT_VERSION as DOCUMENT_FORMAT_VERSION, MAGIC as DOCUMENT_MAGIC};
 pub use document::{Document, DocumentInfo, DocumentParams};
 pub use input::FocusInput;
 pub use memory::{estimate_memory_bytes, kv_bytes_per_cell};

@@ -1,9 +1,13 @@
 //! `focusllm ask`: a long text file and a question in, the streamed answer out.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use focusllm::{FocusParams, Observer, Session, SessionParams, Strategy};
+use focusllm::{
+    Answer, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, FocusParams, Observer, Session, SessionParams,
+    Strategy,
+};
 
 use crate::{
     ModelArgs, SamplingArgs, context_params, generate_params, load_model, print_piece, progress, read_text_file,
@@ -79,31 +83,67 @@ pub(crate) struct AskArgs {
     sampling: SamplingArgs,
     #[command(flatten)]
     focus: FocusArgs,
-    /// The document: a UTF-8 text file (`-` reads standard input).
+    /// The document: a UTF-8 text file (`-` reads standard input), or a `.fllm` file made
+    /// by `focusllm ingest` (ask with the settings it was made with; a difference is named).
     document: PathBuf,
-    /// The question.
-    question: String,
+    /// The question; several questions are answered in turn, and the document is then
+    /// processed once for all of them.
+    #[arg(required = true)]
+    questions: Vec<String>,
+}
+
+/// How a document reaches the questions.
+enum Source {
+    Text(String),
+    Processed(Document),
 }
 
 pub(crate) fn run(args: AskArgs) -> Result<(), String> {
-    let document = read_text_file(&args.document)?;
     let params = generate_params(&args.sampling);
-    let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: args.focus.params() };
-    session_params.validate().map_err(|e| e.to_string())?;
     params.validate().map_err(|e| e.to_string())?;
-    let model = load_model(&args.model)?;
-    let mut session = Session::new(model, session_params).map_err(|e| e.to_string())?;
-    let mut bar = progress::Bar::new("reading", 0);
-    let mut on_progress = |p: focusllm::Progress| {
-        bar.set_total(p.total);
-        bar.set(p.done);
-        true
+    let processed = is_document_file(&args.document)?;
+    let document = if processed { String::new() } else { read_text_file(&args.document)? };
+    let mut session = open_session(&args.model, &args.focus)?;
+    let mut source = if processed {
+        let loaded = session.load_document(&args.document).map_err(|e| e.to_string())?;
+        eprintln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
+        Source::Processed(loaded)
+    } else {
+        Source::Text(document)
     };
-    let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
-    let answer = session
-        .ask(&document, &args.question, &params, Observer { on_piece: &mut on_piece, on_progress: &mut on_progress })
+    for (index, question) in args.questions.iter().enumerate() {
+        if index > 0 {
+            println!();
+        }
+        if args.questions.len() > 1 {
+            println!("Q: {question}");
+        }
+        if let (Source::Text(text), true) = (&source, args.questions.len() > 1) {
+            // Several questions: process the text once, in memory.
+            let document = ingest(&mut session, text, &DocumentParams::default())?;
+            eprintln!("[processed once for {} questions: {}]", args.questions.len(), describe(&document.info()));
+            source = Source::Processed(document);
+        }
+        let mut bar = progress::Bar::new("reading", 0);
+        let mut on_progress = |p: focusllm::Progress| {
+            bar.set_total(p.total);
+            bar.set(p.done);
+            true
+        };
+        let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
+        let observer = Observer { on_piece: &mut on_piece, on_progress: &mut on_progress };
+        let answer = match &source {
+            Source::Text(text) => session.ask(text, question, &params, observer),
+            Source::Processed(document) => session.ask_document(document, question, &params, observer),
+        }
         .map_err(|e| e.to_string())?;
-    println!();
+        println!();
+        print_stats(&answer);
+    }
+    Ok(())
+}
+
+fn print_stats(answer: &Answer) {
     let stats = &answer.stats;
     let generation = &answer.generation;
     eprintln!(
@@ -119,6 +159,86 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
         generation.tokens.len(),
         generation.generate_seconds,
         generation.finish
+    );
+}
+
+fn open_session(model: &ModelArgs, focus: &FocusArgs) -> Result<Session, String> {
+    let session_params = SessionParams { context: context_params(model, 0)?, focus: focus.params() };
+    session_params.validate().map_err(|e| e.to_string())?;
+    let model = load_model(model)?;
+    Session::new(model, session_params).map_err(|e| e.to_string())
+}
+
+fn ingest(session: &mut Session, text: &str, params: &DocumentParams) -> Result<Document, String> {
+    let mut bar = progress::Bar::new("processing", 0);
+    let document = session
+        .ingest(text, params, &mut |p| {
+            bar.set_total(p.total);
+            bar.set(p.done);
+            true
+        })
+        .map_err(|e| e.to_string())?;
+    bar.finish();
+    Ok(document)
+}
+
+fn describe(info: &DocumentInfo) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    format!(
+        "{} tokens, {} chunks: {} in memory ({:.1} MiB), {} in a file ({:.1} MiB), {} decoded per question",
+        info.tokens,
+        info.chunks,
+        info.store.in_memory,
+        mib(info.store.memory_bytes),
+        info.store.in_file,
+        mib(info.store.file_bytes),
+        info.store.absent
+    )
+}
+
+/// True when the file starts with a processed document's magic.
+fn is_document_file(path: &Path) -> Result<bool, String> {
+    if path.as_os_str() == "-" {
+        return Ok(false);
+    }
+    let mut magic = [0u8; 8];
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    Ok(file.read_exact(&mut magic).is_ok() && &magic == DOCUMENT_MAGIC)
+}
+
+#[derive(Args)]
+pub(crate) struct IngestArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    focus: FocusArgs,
+    /// The document: a UTF-8 text file (`-` reads standard input).
+    document: PathBuf,
+    /// Where to write the processed document (`.fllm`).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Most MiB of chunk KV held in memory while processing (0 = no limit); the rest is
+    /// spilled to a temporary file.
+    #[arg(long, default_value_t = 1024)]
+    memory_budget_mib: u64,
+    /// Directory of the spill file [default: the system's temporary directory].
+    #[arg(long)]
+    spill_dir: Option<PathBuf>,
+}
+
+pub(crate) fn run_ingest(args: IngestArgs) -> Result<(), String> {
+    let text = read_text_file(&args.document)?;
+    let params = DocumentParams { memory_budget_bytes: args.memory_budget_mib << 20, spill_dir: args.spill_dir };
+    let mut session = open_session(&args.model, &args.focus)?;
+    let document = ingest(&mut session, &text, &params)?;
+    document.save(&args.output).map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "[{}; processed in {:.1}s; wrote {} ({:.1} MiB)]",
+        describe(&document.info()),
+        document.info().ingest_seconds,
+        args.output.display(),
+        size as f64 / (1024.0 * 1024.0)
     );
     Ok(())
 }

@@ -2,6 +2,8 @@
 //!
 //!   focusllm generate "Once upon a time"          plain generation (prompt fits the window)
 //!   focusllm ask book.txt "Who is the narrator?"   FocusLLM over a long document
+//!   focusllm ingest book.txt -o book.fllm          process it once, save it
+//!   focusllm ask book.fllm "Q1" "Q2"               answer from the processed document
 //!   focusllm passkey --profile quick               the retrieval benchmark
 //!
 //! Errors are printed in plain words and the exit status is non-zero.
@@ -36,8 +38,10 @@ struct Cli {
 enum Command {
     /// Generate text from a prompt that fits the model's window.
     Generate(GenerateArgs),
-    /// Answer a question about a long text file (FocusLLM).
+    /// Answer questions about a long text file or a processed document (FocusLLM).
     Ask(ask::AskArgs),
+    /// Process a long text file once and save it (`.fllm`) for fast questions later.
+    Ingest(ask::IngestArgs),
     /// Run the long-context retrieval benchmark (passkey or needle in prose).
     Passkey(bench::BenchArgs),
     /// Count the tokens of a text or file (loads only the vocabulary).
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => run_generate(args),
         Command::Ask(args) => ask::run(args),
+        Command::Ingest(args) => ask::run_ingest(args),
         Command::Passkey(args) => bench::run(args),
         Command::Tokens(args) => run_tokens(args),
     };
