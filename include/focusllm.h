@@ -852,8 +852,8 @@ focusllm_status focusllm_document_load(struct focusllm_session *session,
 /**
  * Writes what `document` holds to `*out_info` (its struct_size set by the caller).
  */
-focusllm_status focusllm_document_info(const struct focusllm_document *document,
-                                       struct focusllm_document_info *out_info);
+focusllm_status focusllm_document_get_info(const struct focusllm_document *document,
+                                           struct focusllm_document_info *out_info);
 
 /**
  * Frees a document (and closes its files). NULL is a no-op. It must not be in use by a

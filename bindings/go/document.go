@@ -216,8 +216,8 @@ func (d *Document) Info() (DocumentInfo, error) {
 		return DocumentInfo{}, err
 	}
 	defer d.release()
-	var c C.focusllm_document_info
-	c.struct_size = C.sizeof_focusllm_document_info
+	var c C.struct_focusllm_document_info
+	c.struct_size = C.sizeof_struct_focusllm_document_info
 	var message *C.char
 	if status := C.fgo_document_info(ptr, &c, &message); status != 0 {
 		return DocumentInfo{}, newError(status, message)

@@ -248,11 +248,11 @@ pub unsafe extern "C" fn focusllm_document_load(
 
 /// Writes what `document` holds to `*out_info` (its struct_size set by the caller).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn focusllm_document_info(
+pub unsafe extern "C" fn focusllm_document_get_info(
     document: *const focusllm_document,
     out_info: *mut focusllm_document_info,
 ) -> focusllm_status {
-    boundary::status("focusllm_document_info", || {
+    boundary::status("focusllm_document_get_info", || {
         // SAFETY: a live document handle or NULL (rejected).
         let document = &unsafe { handles::borrow(document, "document") }?.document;
         // SAFETY: the caller's info struct starts with a readable struct_size (or is NULL).

@@ -187,7 +187,10 @@ impl Session {
         // Any question gives the same chunks; a one-character one stands in for it.
         let input = FocusInput::build(&self.model, text, "?", self.params.focus.use_chat_template)?;
         let mut store = ChunkStore::new(params.memory_budget_bytes, params.spill_dir.clone());
-        if let Plan::Chunked(plan) = self.plan(&input, GenerateParams::default().max_tokens)? {
+        // The generation budget only decides whether a short last chunk is merged; a typical
+        // one (bounded by the window) makes the chunks most questions will use.
+        let typical_answer = GenerateParams::default().max_tokens.min(self.window() as u32 / 4);
+        if let Plan::Chunked(plan) = self.plan(&input, typical_answer)? {
             let job = self.job(&input, &plan);
             let total = plan.chunks.iter().map(|c| input.prefix.len() + c.len()).sum();
             let mut progress = ProgressCounter::new(total, on_progress);
