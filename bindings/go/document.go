@@ -216,10 +216,10 @@ func (d *Document) Info() (DocumentInfo, error) {
 		return DocumentInfo{}, err
 	}
 	defer d.release()
-	var c C.struct_focusllm_document_info
-	c.struct_size = C.sizeof_struct_focusllm_document_info
+	var c C.focusllm_document_info
+	c.struct_size = C.sizeof_focusllm_document_info
 	var message *C.char
-	if status := C.fgo_document_info(ptr, &c, &message); status != 0 {
+	if status := C.fgo_document_get_info(ptr, &c, &message); status != 0 {
 		return DocumentInfo{}, newError(status, message)
 	}
 	return DocumentInfo{

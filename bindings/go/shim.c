@@ -125,9 +125,9 @@ int32_t fgo_document_load(focusllm_session *session, const char *path, size_t pa
     return with_message(focusllm_document_load(session, path, path_len, out_document), message);
 }
 
-int32_t fgo_document_info(const focusllm_document *document, struct focusllm_document_info *out_info,
-                          char **message) {
-    return with_message(focusllm_document_info(document, out_info), message);
+int32_t fgo_document_get_info(const focusllm_document *document, focusllm_document_info *out_info,
+                              char **message) {
+    return with_message(focusllm_document_get_info(document, out_info), message);
 }
 
 static void log_trampoline(focusllm_log_level level, const char *text, size_t len, void *user_data) {

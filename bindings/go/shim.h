@@ -51,8 +51,8 @@ int32_t fgo_document_save(const focusllm_document *document, const char *path, s
                           char **message);
 int32_t fgo_document_load(focusllm_session *session, const char *path, size_t path_len,
                           focusllm_document **out_document, char **message);
-int32_t fgo_document_info(const focusllm_document *document, struct focusllm_document_info *out_info,
-                          char **message);
+int32_t fgo_document_get_info(const focusllm_document *document, focusllm_document_info *out_info,
+                              char **message);
 
 /* Routes llama.cpp's log to the Go log function (on = true) or restores the default. */
 int32_t fgo_set_log_callback(bool on, char **message);

@@ -194,12 +194,12 @@ fn run_case(
 
 /// Resets the kernel's peak-RSS mark of this process (Linux: "5" to clear_refs), so each case
 /// reports its own peak.
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident memory since the last reset, in MiB (VmHWM).
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()

@@ -10,6 +10,7 @@
 
 mod ask;
 mod bench;
+mod docbench;
 mod progress;
 
 use std::io::Write;
@@ -44,6 +45,8 @@ enum Command {
     Ingest(ask::IngestArgs),
     /// Run the long-context retrieval benchmark (passkey or needle in prose).
     Passkey(bench::BenchArgs),
+    /// Measure processed documents: questions with and without the document cache.
+    DocumentBench(docbench::DocumentBenchArgs),
     /// Count the tokens of a text or file (loads only the vocabulary).
     Tokens(TokensArgs),
 }
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Ask(args) => ask::run(args),
         Command::Ingest(args) => ask::run_ingest(args),
         Command::Passkey(args) => bench::run(args),
+        Command::DocumentBench(args) => docbench::run(args),
         Command::Tokens(args) => run_tokens(args),
     };
     match result {

@@ -26,6 +26,10 @@ public struct Status: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let `internal` = Status(rawValue: 17)
     public static let busy = Status(rawValue: 18)
     public static let panic = Status(rawValue: 19)
+    /// A processed-document file is not one, is from a newer format, truncated or damaged.
+    public static let documentFile = Status(rawValue: 20)
+    /// A processed document belongs to another model, chunking or KV layout.
+    public static let documentMismatch = Status(rawValue: 21)
 
     /// The library's short description ("cancelled", "invalid argument", ...).
     public var description: String { String(cString: focusllm_status_string(rawValue)) }

@@ -100,4 +100,125 @@ final class FocusLLMTests: XCTestCase {
         }
         XCTAssertNotNil(result)
     }
+
+    // Processed documents: a window of 512 tokens chunks a text of about 600 (as in
+    // bindings/go/document_test.go and tests/document.rs).
+
+    static let documentText = String(repeating: "The grass is green and the sky is blue. ", count: 60)
+    static let documentQuestion = "What color is the grass?"
+
+    func documentSession(_ model: Model, window: UInt32 = 512) throws -> Session {
+        var params = SessionParams()
+        params.nThreads = 1
+        params.nCtx = 512
+        params.nBatch = 512
+        params.nUbatch = 512
+        params.window = window
+        return try Session(model: model, params: params)
+    }
+
+    func temporaryDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("focusllm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.path
+    }
+
+    func testDocumentAnswersLikeAPlainAskAndAfterSaveAndLoad() throws {
+        let session = try documentSession(try loadModel())
+        let params = GenerateParams(maxTokens: 4)
+        let plain = try session.ask(document: Self.documentText, question: Self.documentQuestion, params: params)
+        XCTAssertFalse(plain.direct)
+        XCTAssertGreaterThanOrEqual(plain.chunks, 2)
+
+        var progressCalls = 0
+        var lastProgress = (done: 0, total: 0)
+        let document = try session.ingest(Self.documentText) { done, total in
+            progressCalls += 1
+            lastProgress = (done, total)
+            return true
+        }
+        XCTAssertGreaterThan(progressCalls, 0)
+        XCTAssertEqual(lastProgress.done, lastProgress.total)
+        let info = try document.info()
+        XCTAssertEqual(info.chunks, plain.chunks)
+        XCTAssertEqual(info.inMemory, info.chunks)
+        XCTAssertGreaterThan(info.ingestSeconds, 0)
+
+        var streamed = ""
+        let cached = try session.askDocument(document, question: Self.documentQuestion, params: params, onPiece: {
+            streamed += $0.text
+            return true
+        })
+        XCTAssertEqual(cached.text, plain.text)
+        XCTAssertEqual(cached.text, streamed)
+        XCTAssertEqual(cached.chunks, plain.chunks)
+
+        let path = try temporaryDirectory() + "/doc.fllm"
+        try document.save(to: path)
+        let loaded = try session.loadDocument(path: path)
+        let loadedInfo = try loaded.info()
+        XCTAssertEqual(loadedInfo.inFile, plain.chunks)
+        XCTAssertEqual(loadedInfo.ingestSeconds, 0)
+        XCTAssertEqual(try session.askDocument(loaded, question: Self.documentQuestion, params: params).text, plain.text)
+
+        var spill = DocumentParams()
+        spill.memoryBudgetBytes = 1
+        spill.spillDir = try temporaryDirectory()
+        let spilled = try session.ingest(Self.documentText, params: spill)
+        XCTAssertEqual(try spilled.info().inMemory, 0)
+        XCTAssertEqual(try session.askDocument(spilled, question: Self.documentQuestion, params: params).text, plain.text)
+    }
+
+    func testDocumentFilesAndSettingsThatDoNotFitThrow() throws {
+        let model = try loadModel()
+        let session = try documentSession(model)
+        let document = try session.ingest(Self.documentText)
+        let dir = try temporaryDirectory()
+        let path = dir + "/doc.fllm"
+        try document.save(to: path)
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        func refusal(_ name: String, _ bytes: Data) -> FocusLLMError? {
+            let bad = dir + "/" + name
+            XCTAssertNoThrow(try bytes.write(to: URL(fileURLWithPath: bad)))
+            do {
+                _ = try session.loadDocument(path: bad)
+                XCTFail("\(name) loaded")
+                return nil
+            } catch {
+                return error as? FocusLLMError
+            }
+        }
+        XCTAssertEqual(refusal("truncated.fllm", good.prefix(good.count / 2))?.status, .documentFile)
+        XCTAssertEqual(refusal("garbage.fllm", Data("GGUF not a document, just some text".utf8))?.status, .documentFile)
+        XCTAssertThrowsError(try session.loadDocument(path: dir + "/missing.fllm")) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .io)
+        }
+
+        // A session with another window: the document's chunking does not fit it.
+        let other = try documentSession(model, window: 256)
+        XCTAssertThrowsError(try other.loadDocument(path: path)) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .documentMismatch)
+        }
+        XCTAssertThrowsError(try other.askDocument(document, question: Self.documentQuestion, params: GenerateParams(maxTokens: 4))) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .documentMismatch)
+            XCTAssertTrue((error as? FocusLLMError)?.message.contains("window") ?? false)
+        }
+    }
+
+    func testIngestCancels() throws {
+        let session = try documentSession(try loadModel())
+        XCTAssertThrowsError(try session.ingest(Self.documentText) { _, _ in false }) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .cancelled)
+        }
+        XCTAssertThrowsError(try session.ingest(Self.documentText) { _, _ in
+            session.cancel()
+            return true
+        }) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .cancelled)
+        }
+        // The next call starts uncancelled.
+        XCTAssertGreaterThanOrEqual(try session.ingest(Self.documentText).info().chunks, 2)
+    }
 }

@@ -1,0 +1,240 @@
+//! `focusllm document-bench`: what processing a document once buys. One long document in
+//! real prose holds several needles; each question asks for one. Every question is answered
+//! without the cache (`ask`), then from a processed document (in memory, and saved and
+//! loaded from a `.fllm` file); the table gives each time, its speed-up over the uncached
+//! question, and whether the answers are identical (greedy decoding: they must be).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use focusllm::tasks::{self, Case};
+use focusllm::{Answer, DocumentParams, GenerateParams, Observer, Session, SessionParams};
+
+use crate::ask::FocusArgs;
+use crate::bench::{peak_rss_mb, reset_peak_rss};
+use crate::{ModelArgs, context_params, load_model};
+
+#[derive(Args)]
+pub(crate) struct DocumentBenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    focus: FocusArgs,
+    /// Document length in tokens.
+    #[arg(long, default_value_t = 32768)]
+    tokens: usize,
+    /// Questions (one needle each, spread over the document).
+    #[arg(long, default_value_t = 3)]
+    questions: usize,
+    /// Tokens to generate for each answer.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    max_tokens: u32,
+    /// Where the processed document is saved [default: a temporary file, removed after].
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Append result rows to this CSV file.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+}
+
+const WORDS: [&str; 6] = ["lantern", "harbor", "violet", "granite", "meadow", "falcon"];
+
+struct Row {
+    step: String,
+    question: usize,
+    seconds: f64,
+    speedup: Option<f64>,
+    identical: Option<bool>,
+    correct: Option<bool>,
+    peak_rss_mb: f64,
+    answer: String,
+}
+
+pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    if args.questions == 0 || args.questions > WORDS.len() {
+        return Err(format!("--questions must be in 1..={}", WORDS.len()));
+    }
+    let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: args.focus.params() };
+    let model = load_model(&args.model)?;
+    let model_name = model.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
+    let cases = build_cases(&model, args.tokens, args.questions)?;
+    let document = &cases[0].document;
+    let params = GenerateParams { max_tokens: args.max_tokens, stop: vec!["\n".into()], ..Default::default() };
+    let mut rows = Vec::new();
+
+    let mut plain = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        eprintln!("question {}: without the cache", index + 1);
+        let (answer, seconds) = timed(|| ask(&mut session, document, &case.question, &params))?;
+        rows.push(row("ask (no cache)", index, seconds, None, case, &answer));
+        plain.push((answer, seconds));
+    }
+
+    eprintln!("processing the document");
+    reset_peak_rss();
+    let started = Instant::now();
+    let processed = session.ingest(document, &DocumentParams::default(), &mut |_| true).map_err(|e| e.to_string())?;
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    let info = processed.info();
+    rows.push(Row {
+        step: format!("ingest ({} chunks)", info.chunks),
+        question: 0,
+        seconds: ingest_seconds,
+        speedup: None,
+        identical: None,
+        correct: None,
+        peak_rss_mb: peak_rss_mb(),
+        answer: String::new(),
+    });
+    for (index, case) in cases.iter().enumerate() {
+        eprintln!("question {}: from the processed document", index + 1);
+        let (answer, seconds) =
+            timed(|| session.ask_document(&processed, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
+        let (reference, plain_seconds) = &plain[index];
+        let mut r = row("ask_document (memory)", index, seconds, Some(plain_seconds / seconds), case, &answer);
+        r.identical = Some(answer.generation.tokens == reference.generation.tokens);
+        rows.push(r);
+    }
+
+    let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = args.save.clone().unwrap_or_else(|| temp.path().join("document.fllm"));
+    let (_, save_seconds) = timed(|| processed.save(&path).map_err(|e| e.to_string()))?;
+    let size_mib = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0);
+    drop(processed);
+    rows.push(plain_row(&format!("save ({size_mib:.0} MiB)"), save_seconds));
+    reset_peak_rss();
+    let (loaded, load_seconds) = timed(|| session.load_document(&path).map_err(|e| e.to_string()))?;
+    rows.push(plain_row("load (all checksums)", load_seconds));
+    for (index, case) in cases.iter().enumerate() {
+        eprintln!("question {}: from the loaded file", index + 1);
+        let (answer, seconds) =
+            timed(|| session.ask_document(&loaded, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
+        let (reference, plain_seconds) = &plain[index];
+        let mut r = row("ask_document (file)", index, seconds, Some(plain_seconds / seconds), case, &answer);
+        r.identical = Some(answer.generation.tokens == reference.generation.tokens);
+        rows.push(r);
+    }
+    print_table(&rows, &model_name, args.tokens, &command);
+    if let Some(csv) = &args.csv {
+        write_csv(csv, &rows, &model_name, args.tokens)?;
+    }
+    Ok(())
+}
+
+/// One document with a needle per question at depths spread evenly (1/(n+1), 2/(n+1), ...).
+fn build_cases(model: &focusllm::Model, tokens: usize, questions: usize) -> Result<Vec<Case>, String> {
+    let prose = tasks::load_prose(Path::new(tasks::PROSE_DIR)).map_err(|e| e.to_string())?;
+    let count = |text: &str| model.tokenize(text, false, false).map(|t| t.len());
+    let numbers: Vec<u32> = (0..questions).map(|i| 1_000_003 + 7_919_777 * (i as u32 + 1) % 8_999_999).collect();
+    let base = tasks::needle(&prose, tokens, 1.0 / (questions as f64 + 1.0), WORDS[0], numbers[0], &count)
+        .map_err(|e| e.to_string())?;
+    let mut document = base.document.clone();
+    let mut cases = vec![base];
+    for i in 1..questions {
+        let case = tasks::needle(&prose, 4096, 0.5, WORDS[i], numbers[i], &count).map_err(|e| e.to_string())?;
+        let needle = format!(" The special magic number for {} is: {}. ", WORDS[i], case.expected);
+        let depth = (i + 1) as f64 / (questions as f64 + 1.0);
+        let mut at = (document.len() as f64 * depth) as usize;
+        while !document.is_char_boundary(at) {
+            at += 1;
+        }
+        let at = document[..at].rfind(". ").map_or(at, |p| p + 1);
+        document.insert_str(at, &needle);
+        cases.push(case);
+    }
+    Ok(cases.into_iter().map(|c| Case { document: document.clone(), ..c }).collect())
+}
+
+fn ask(session: &mut Session, document: &str, question: &str, params: &GenerateParams) -> Result<Answer, String> {
+    session.ask(document, question, params, quiet()).map_err(|e| e.to_string())
+}
+
+fn quiet() -> Observer<'static> {
+    Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
+}
+
+fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
+    let started = Instant::now();
+    let value = f()?;
+    Ok((value, started.elapsed().as_secs_f64()))
+}
+
+fn row(step: &str, index: usize, seconds: f64, speedup: Option<f64>, case: &Case, answer: &Answer) -> Row {
+    Row {
+        step: step.to_string(),
+        question: index + 1,
+        seconds,
+        speedup,
+        identical: None,
+        correct: Some(case.is_correct(&answer.generation.text)),
+        peak_rss_mb: peak_rss_mb(),
+        answer: answer.generation.text.clone(),
+    }
+}
+
+fn plain_row(step: &str, seconds: f64) -> Row {
+    Row {
+        step: step.to_string(),
+        question: 0,
+        seconds,
+        speedup: None,
+        identical: None,
+        correct: None,
+        peak_rss_mb: peak_rss_mb(),
+        answer: String::new(),
+    }
+}
+
+fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
+    let show = |v: Option<bool>| v.map_or("", |b| if b { "yes" } else { "NO" });
+    println!("\nmodel: {model}, document: {tokens} tokens");
+    println!("| step | question | seconds | speed-up vs no cache | identical answer | correct | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.1} | {} | {} | {} | {:.0} |",
+            r.step,
+            if r.question == 0 { String::new() } else { r.question.to_string() },
+            r.seconds,
+            r.speedup.map_or(String::new(), |s| format!("{s:.1}x")),
+            show(r.identical),
+            show(r.correct),
+            r.peak_rss_mb
+        );
+    }
+    println!("\ncommand: {command}");
+}
+
+fn write_csv(path: &Path, rows: &[Row], model: &str, tokens: usize) -> Result<(), String> {
+    let fresh = !path.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if fresh {
+        writeln!(file, "step,model,length,question,seconds,speedup,identical,correct,peak_rss_mb,answer")
+            .map_err(|e| e.to_string())?;
+    }
+    let flag = |v: Option<bool>| v.map_or(String::new(), |b| u8::from(b).to_string());
+    for r in rows {
+        writeln!(
+            file,
+            "{},{model},{tokens},{},{:.3},{},{},{},{:.1},\"{}\"",
+            r.step,
+            r.question,
+            r.seconds,
+            r.speedup.map_or(String::new(), |s| format!("{s:.2}")),
+            flag(r.identical),
+            flag(r.correct),
+            r.peak_rss_mb,
+            r.answer.replace('"', "'").replace(['\n', '\r'], " ")
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
