@@ -357,11 +357,12 @@ typedef struct focusllm_session_params {
      */
     uint32_t chunk_len;
     /**
-     * Tokens of the input's tail kept as the local context (0 = derived).
+     * Longest question (with the chat template's tail), in tokens, accepted as the local
+     * context; the chunks cut the document alone (0 = derived).
      */
     uint32_t local_len;
     /**
-     * Tokens of the local context appended to every chunk (0 = derived).
+     * Most tokens of the question's tail appended to every chunk (0 = derived).
      */
     uint32_t prompt_len;
     /**

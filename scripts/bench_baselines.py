@@ -4,7 +4,7 @@ cases as `focusllm passkey`, appending rows in the same CSV format:
 
   llama-passkey            plain decoding (context shift past the window)
   llama-passkey-se<N>      SelfExtend with --grp-attn-n N
-  llama-bench              pp512 / tg128 throughput yardstick (separate CSV)
+  llama-bench              pp512, pp2048 / tg128 throughput yardstick (separate CSV)
 
 The programs are built by scripts/build-llama-tools.sh against the crate's llama.cpp.
 """
@@ -79,7 +79,7 @@ def passkey_rows(args, writer, fh):
 
 
 def llama_bench(args):
-    cmd = [args.bench, "-m", args.model, "-t", str(args.threads), "-p", "512", "-n", "128", "-r", "3", "-o", "csv"]
+    cmd = [args.bench, "-m", args.model, "-t", str(args.threads), "-p", "512,2048", "-n", "128", "-r", "3", "-o", "csv"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     with open(args.bench_csv, "w") as fh:
         fh.write(out.stdout)

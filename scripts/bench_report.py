@@ -21,12 +21,13 @@ def read_rows(path):
 
 
 def llama_bench_rates(path):
-    """(pp tok/s, tg tok/s) from llama-bench's CSV output."""
-    pp = tg = None
+    """({prompt length: pp tok/s}, tg tok/s) from llama-bench's CSV output."""
+    pp, tg = {}, None
     for row in read_rows(path):
-        if int(row.get("n_prompt", 0) or 0) > 0 and int(row.get("n_gen", 0) or 0) == 0:
-            pp = float(row["avg_ts"])
-        elif int(row.get("n_gen", 0) or 0) > 0 and int(row.get("n_prompt", 0) or 0) == 0:
+        n_prompt, n_gen = int(row.get("n_prompt", 0) or 0), int(row.get("n_gen", 0) or 0)
+        if n_prompt > 0 and n_gen == 0:
+            pp[n_prompt] = float(row["avg_ts"])
+        elif n_gen > 0 and n_prompt == 0:
             tg = float(row["avg_ts"])
     return pp, tg
 
@@ -42,12 +43,16 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def table(rows, pp, tg):
+def table(rows, pps, tg):
+    """pps: llama-bench prompt rates by prompt length; the ratio columns use pp512 and, when
+    measured, pp2048 (a 2048-token prompt attends as deep as a default 2K chunk does)."""
+    pp = pps.get(512)
+    pp_long = pps.get(2048)
     groups = OrderedDict()
     for r in rows:
         groups.setdefault((r["method"], int(r["length"])), []).append(r)
-    out = ["| method | length | accuracy | per-depth misses | prefill tok/s | vs llama-bench pp | TTFT s "
-           "| gen tok/s | vs tg | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| method | length | accuracy | per-depth misses | prefill tok/s | vs pp512 | vs pp2048 | TTFT s "
+           "| gen tok/s | vs tg128 | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (method, length), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         n = len(g)
         ok = sum(int(r["correct"]) for r in g)
@@ -57,7 +62,7 @@ def table(rows, pp, tg):
         done = [r for r in g if not r["answer"].startswith("exit ")]
         rss = max(float(r["peak_rss_mb"]) for r in g)
         if not done:
-            out.append(f"| {method} | {length} | {ok}/{n} | {misses} | - | - | - | - | - | {rss:.0f} |")
+            out.append(f"| {method} | {length} | {ok}/{n} | {misses} | - | - | - | - | - | - | {rss:.0f} |")
             continue
         tokens_in = sum(int(r["input_tokens"]) for r in done)
         ttft = sum(float(r["ttft_s"]) for r in done)
@@ -67,7 +72,7 @@ def table(rows, pp, tg):
         gen = gen_tokens / max(gen_s, 1e-9)
         ratio = lambda x, base: f"{x / base:.2f}x" if base else "-"
         out.append(f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | {ratio(prefill, pp)} | "
-                   f"{ttft / len(done):.1f} | {gen:.1f} | {ratio(gen, tg)} | {rss:.0f} |")
+                   f"{ratio(prefill, pp_long)} | {ttft / len(done):.1f} | {gen:.1f} | {ratio(gen, tg)} | {rss:.0f} |")
     return "\n".join(out)
 
 
@@ -104,15 +109,16 @@ def main():
     p.add_argument("--note", default="", help="a sentence about the run (load, settings)")
     args = p.parse_args()
     rows = [r for path in args.csv for r in read_rows(path)]
-    pp, tg = llama_bench_rates(args.llama_bench)
+    pps, tg = llama_bench_rates(args.llama_bench)
     models = sorted({r["model"] for r in rows})
     png = f"bench/results/{args.name}.png"
     plot(rows, png, f"{args.title} ({', '.join(models)})")
     cores = os.cpu_count()
     text = [f"Measured on {cores} cores ({cpu_name()}), {', '.join(models)}, greedy.",
-            f"llama-bench on the same llama.cpp build, model and threads, same run: "
-            f"pp512 {pp:.1f} tok/s, tg128 {tg:.1f} tok/s." if pp else "llama-bench: not run.",
-            "", table(rows, pp, tg), "", f"![accuracy versus length]({png})", "",
+            "llama-bench on the same llama.cpp build, model and threads, same run: "
+            + ", ".join(f"pp{n} {rate:.1f}" for n, rate in sorted(pps.items())) + f", tg128 {tg:.1f} tok/s."
+            if pps else "llama-bench: not run.",
+            "", table(rows, pps, tg), "", f"![accuracy versus length]({png})", "",
             f"Reproduce: `{args.command}`" + (f" ({args.note})" if args.note else "")]
     block = "\n".join(text)
     with open(f"bench/results/{args.name}.md", "w") as fh:

@@ -219,9 +219,10 @@ pub struct FocusParams {
     pub window: u32,
     /// Tokens per chunk of memory.
     pub chunk_len: u32,
-    /// Tokens of the input's tail kept as the local context.
+    /// Longest question (with the chat template's tail) accepted as the local context; the
+    /// local context is the question, and the chunks cut the document alone.
     pub local_len: u32,
-    /// Tokens of the local context appended to every chunk (the dynamic prompt).
+    /// Most tokens of the question's tail appended to every chunk (the dynamic prompt).
     pub prompt_len: u32,
     /// Chunks kept after scoring (Focus, LogitFusion).
     pub top_chunks: u32,

@@ -73,8 +73,8 @@ type SessionParams struct {
 	Strategy       Strategy
 	Window         uint32  // the window the engine plans for (0 = the model's training window)
 	ChunkLen       uint32  // tokens per chunk of a long document (0 = derived)
-	LocalLen       uint32  // tokens of the input's tail kept as local context (0 = derived)
-	PromptLen      uint32  // tokens of the local context appended to every chunk (0 = derived)
+	LocalLen       uint32  // longest question accepted as the local context, in tokens (0 = derived)
+	PromptLen      uint32  // most tokens of the question's tail appended to every chunk (0 = derived)
 	TopChunks      uint32  // chunks kept after scoring (1..=64)
 	WaveSize       uint32  // chunks decoded together in one wave
 	FusionBeta     float32 // weight of the context-free contrast in StrategyLogitFusion (0..=4)

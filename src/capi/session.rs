@@ -72,9 +72,10 @@ pub struct focusllm_session_params {
     pub window: u32,
     /// Tokens per chunk of a long document (0 = derived from the window).
     pub chunk_len: u32,
-    /// Tokens of the input's tail kept as the local context (0 = derived).
+    /// Longest question (with the chat template's tail), in tokens, accepted as the local
+    /// context; the chunks cut the document alone (0 = derived).
     pub local_len: u32,
-    /// Tokens of the local context appended to every chunk (0 = derived).
+    /// Most tokens of the question's tail appended to every chunk (0 = derived).
     pub prompt_len: u32,
     /// Chunks kept after scoring (FOCUS, LOGIT_FUSION; 1..=64).
     pub top_chunks: u32,

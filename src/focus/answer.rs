@@ -9,14 +9,22 @@ use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wa
 use super::{Job, ProgressCounter};
 use crate::error::Result;
 use crate::generate::{Continuation, Generation, Observer, continue_generation, decode_sequence};
+use crate::llama::state_layout::single_stream;
 use crate::llama::{Batch, Context, Pos, SeqId, Token};
 use crate::params::GenerateParams;
 
 /// Focus, then attend: score every chunk (split KV, each chunk attends only to itself), keep
 /// the `top_chunks` with the lowest entropy, then answer in a fresh single-sequence context
-/// from `[prefix][chunk a][chunk b]...[local]`, chunks in document order. Re-reading the kept
-/// chunks costs `top_chunks * chunk_len` tokens, a constant per question, and lets each kept
-/// chunk see the ones before it, as in a normal reading.
+/// from `[prefix][chunk a][chunk b]...[local]`, chunks in document order, so that each kept
+/// chunk sees the ones before it, as in a normal reading.
+///
+/// The first kept chunk is not decoded again: its `[prefix][chunk]` KV, saved from the scan
+/// when it entered the top and rewritten to a single-stream layout, is exactly what decoding
+/// it first in the answer context would produce. The other kept chunks are re-read after
+/// it (`(top_chunks - 1) * chunk_len` tokens, a constant per question). Attending to their
+/// scan KV too (shifted into place) was measured to lose retrievals: a chunk that has not
+/// seen the one before it carries less. When the state cannot be moved (a layout this
+/// llama.cpp writes differently) every kept chunk is re-read.
 pub(crate) fn focus_then_attend(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
@@ -28,25 +36,61 @@ pub(crate) fn focus_then_attend(
     let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
     let reread: usize = job.plan.longest_chunk() * top;
     let mut progress = ProgressCounter::new(job.prefill_total() + job.input.prefix.len() + reread, on_progress);
-    let mut best = BestK::new(top);
+    let mut best: BestK<Option<Vec<u8>>> = BestK::new(top);
+    let prompt_len = job.plan.prompt.len();
     {
         let n_seqs = scan_sequences(job);
         let cells_per_seq = (chunk_seq_len(job) + 1).div_ceil(256) * 256;
         let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
-        scan(job, &mut ctx, 0, memory, &mut progress, &mut |_, done: Finished<'_>| {
-            best.offer(done.entropy, done.chunk, ());
+        scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+            if !best.admits(done.entropy) {
+                return Ok(());
+            }
+            ctx.seq_rm(done.seq, (done.tokens.len() - prompt_len) as Pos, -1)?;
+            let state = single_stream(&ctx.seq_state(done.seq)?);
+            best.offer(done.entropy, done.chunk, state);
             Ok(())
         })?;
     } // the scan's KV is released before the answer's is allocated
-    let selected: Vec<usize> = best.into_sorted_by_index().into_iter().map(|(chunk, ())| chunk).collect();
-    let mut tokens: Vec<Token> = job.input.prefix.clone();
-    for &chunk in &selected {
+    let mut kept = best.into_sorted_by_index();
+    let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
+    let first_state = kept.first_mut().and_then(|(_, state)| state.take());
+    let chunk_tokens: usize = selected.iter().map(|&c| job.plan.chunks[c].len()).sum();
+    let prefix = job.input.prefix.len();
+    let cells = prefix + chunk_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
+    let mut ctx = job.context(cells, 1, false)?;
+    let mut tokens: Vec<Token> = Vec::with_capacity(prefix + chunk_tokens);
+    let loaded = match (&first_state, selected.first()) {
+        (Some(state), Some(&first)) => match ctx.load_seq_state(0, state) {
+            Ok(()) => Some(prefix + job.plan.chunks[first].len()),
+            Err(error) => {
+                log::warn!("re-reading the first kept chunk: {error}");
+                None
+            }
+        },
+        _ => None,
+    };
+    let start = match loaded {
+        Some(loaded) => {
+            progress.add(loaded)?;
+            loaded
+        }
+        None => {
+            ctx.seq_rm(0, -1, -1)?;
+            tokens.extend_from_slice(&job.input.prefix);
+            0
+        }
+    };
+    let skip = usize::from(start > 0);
+    for &chunk in &selected[skip..] {
         tokens.extend_from_slice(&job.input.body[job.plan.chunks[chunk].clone()]);
     }
-    let mut ctx = job.context(tokens.len() + job.plan.local.len() + params.max_tokens as usize + 1, 1, false)?;
-    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
-    decode_counted(&mut ctx, &mut batch, &tokens, 0, 0, &mut progress)?;
-    let generation = answer_from_local(job, &mut ctx, 0, tokens.len(), params, &mut progress, on_piece, started)?;
+    if !tokens.is_empty() {
+        let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+        decode_counted(&mut ctx, &mut batch, &tokens, 0, start, &mut progress)?;
+    }
+    let end = start + tokens.len();
+    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, started)?;
     Ok((generation, selected))
 }
 

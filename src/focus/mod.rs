@@ -1,5 +1,5 @@
-//! The FocusLLM engine: a long input is cut into chunks of the model's window, the question
-//! (the tail of the local context) is appended to every chunk, the chunks are decoded in
+//! The FocusLLM engine: a long document is cut into chunks of the model's window, the
+//! question (the local context) is appended to every chunk, the chunks are decoded in
 //! parallel as separate sequences of one llama.cpp batch, and what they contribute is
 //! integrated into the local context, which produces the answer.
 //!
@@ -7,11 +7,16 @@
 //! KV, or a few candidate cells per chunk), not by the input length. Inputs that fit the
 //! window are not chunked at all: they run as plain generation, token for token.
 //!
+//! The chunks cut the document alone and their lengths do not depend on the question, so a
+//! document processed once ([`Session::ingest`]) serves every question ([`Document`]).
+//!
 //! Defaults, derived from the window `W` (minus the chat prefix) and `m = top_chunks`:
-//! - Focus: `chunk_len = local_len = W / (m + 2)` (rounded down to 64), so the local
-//!   context, the `m` attended chunks and the answer fit one window of positions;
+//! - Focus: `chunk_len = local_len = W / (m + 2)` (rounded down to 64), so the question,
+//!   the `m` attended chunks and the answer fit one window of positions;
 //! - LogitFusion and Candidate: the paper's scaling, `chunk_len = local_len = W / 2`;
-//! - `prompt_len = min(512, chunk_len / 4)` (the paper's 512 for 2048-token chunks).
+//! - `prompt_len = min(512, chunk_len / 4)` (the paper's 512 for 2048-token chunks);
+//! - `local_len` is the longest question accepted, `prompt_len` the most of its tail
+//!   appended to each chunk.
 
 mod answer;
 mod docfile;

@@ -306,6 +306,13 @@ impl Context {
         Ok(())
     }
 
+    /// Whether positions of cached cells can be moved ([`Context::seq_add`]); llama.cpp
+    /// aborts the process when a shift is applied to a cache that cannot do it.
+    pub fn can_shift(&self) -> bool {
+        // SAFETY: valid memory handle.
+        unsafe { sys::llama_memory_can_shift(self.memory()) }
+    }
+
     /// Smallest position held by `seq`, or None when it is empty.
     pub fn seq_pos_min(&self, seq: SeqId) -> Result<Option<Pos>> {
         self.check_seq(seq)?;

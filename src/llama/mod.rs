@@ -13,6 +13,7 @@ mod context;
 mod log_bridge;
 mod model;
 mod sampler;
+pub mod state_layout;
 
 pub use backend::{LogLevel, LogSink, set_log_sink, system_info};
 pub use batch::Batch;

@@ -42,10 +42,10 @@ pub(crate) struct FocusArgs {
     /// Tokens per chunk.
     #[arg(long, default_value_t = 0)]
     pub chunk_len: u32,
-    /// Tokens of local context.
+    /// Longest question, in tokens, accepted as the local context.
     #[arg(long, default_value_t = 0)]
     pub local_len: u32,
-    /// Tokens of the local context appended to each chunk.
+    /// Most tokens of the question's tail appended to each chunk.
     #[arg(long, default_value_t = 0)]
     pub prompt_len: u32,
     /// Chunks kept after scoring (focus, fusion).
