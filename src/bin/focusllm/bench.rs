@@ -80,7 +80,9 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     };
     let count_model = model.clone();
     let count = move |text: &str| count_model.tokenize(text, false, false).map(|t| t.len());
-    let sampling = SamplingArgs { max_tokens: args.max_tokens, temperature: 0.0, seed: 42, stop: vec!["\n".into()] };
+    // No stop string: a "\n" stop cut answers that begin with a newline to nothing; the
+    // answer is judged by its first number, and --max-tokens bounds it.
+    let sampling = SamplingArgs { max_tokens: args.max_tokens, temperature: 0.0, seed: 42, stop: Vec::new() };
     let params = generate_params(&sampling);
     let mut rows = Vec::new();
     let mut csv = args.csv.as_deref().map(open_csv).transpose()?;

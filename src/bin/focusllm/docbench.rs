@@ -69,7 +69,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
     let cases = build_cases(&model, args.tokens, args.questions)?;
     let document = &cases[0].document;
-    let params = GenerateParams { max_tokens: args.max_tokens, stop: vec!["\n".into()], ..Default::default() };
+    let params = GenerateParams { max_tokens: args.max_tokens, ..Default::default() };
     let mut rows = Vec::new();
 
     let mut plain = Vec::new();
