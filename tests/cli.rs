@@ -75,3 +75,31 @@ fn ask_answers_about_a_document() {
     assert!(stdout.contains("Tobias"), "{stdout}");
     assert!(stderr.contains("plain generation"), "{stderr}");
 }
+
+#[test]
+fn a_processed_document_answers_like_the_text() {
+    common::default_model();
+    let text = "Note: the river was calm and the weather was mild. ".repeat(40)
+        + "The lighthouse keeper was named Tobias Wren. ";
+    let doc = scratch("long.txt", text.as_bytes());
+    let fllm = std::path::Path::new(&doc).with_extension("fllm").to_string_lossy().into_owned();
+    let settings = ["--window", "512", "-t", "1"];
+    let (ok, _, stderr) = focusllm(&[&["ingest"], &settings[..], &[&doc, "-o", &fllm]].concat());
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("chunks") && stderr.contains("wrote"), "{stderr}");
+    let question = "Who was the lighthouse keeper?";
+    let ask = |source: &str| focusllm(&[&["ask", "-n", "8"], &settings[..], &[source, question]].concat());
+    let (ok, from_text, stderr) = ask(&doc);
+    assert!(ok, "{stderr}");
+    let (ok, from_file, stderr) = ask(&fllm);
+    assert!(ok, "{stderr}");
+    assert_eq!(from_file, from_text);
+    // Two questions about the text: processed once, both answered.
+    let (ok, stdout, stderr) =
+        focusllm(&[&["ask", "-n", "4"], &settings[..], &[&doc, question, "What was the river like?"]].concat());
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("processed once") && stdout.matches("Q: ").count() == 2, "{stdout}\n{stderr}");
+    // Other settings than the file's: refused, with the difference named.
+    let (ok, _, stderr) = focusllm(&["ask", "-n", "4", "-t", "1", "--window", "1024", &fllm, question]);
+    assert!(!ok && stderr.contains("window"), "{stderr}");
+}

@@ -202,7 +202,7 @@ fn is_document_file(path: &Path) -> Result<bool, String> {
         return Ok(false);
     }
     let mut magic = [0u8; 8];
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(file.read_exact(&mut magic).is_ok() && &magic == DOCUMENT_MAGIC)
 }
 
