@@ -37,7 +37,7 @@ fn a_split_kv_state_moves_into_a_single_stream_context() {
     let mut single = Context::new(model.clone(), &base).unwrap();
     let refused = single.load_seq_state(0, &state);
     assert!(refused.is_err(), "llama.cpp loads a 3-stream state into 1 stream");
-    let moved = single_stream(&state).expect("a split-KV state of this llama.cpp");
+    let moved = single_stream(state.clone()).expect("a split-KV state of this llama.cpp");
     assert!(moved.len() < state.len());
     single.load_seq_state(0, &moved).unwrap();
     assert_eq!(single.seq_pos_max(0).unwrap(), Some(head.len() as i32 - 1));

@@ -47,21 +47,23 @@ pub(crate) fn focus_then_attend(
                 return Ok(());
             }
             ctx.seq_rm(done.seq, (done.tokens.len() - prompt_len) as Pos, -1)?;
-            let state = single_stream(&ctx.seq_state(done.seq)?);
+            let state = single_stream(ctx.seq_state(done.seq)?);
             best.offer(done.entropy, done.chunk, state);
             Ok(())
         })?;
     } // the scan's KV is released before the answer's is allocated
-    let mut kept = best.into_sorted_by_index();
+    let kept = best.into_sorted_by_index();
     let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
-    let first_state = kept.first_mut().and_then(|(_, state)| state.take());
+    // Only the first kept chunk's state is used; the others are freed before the answer's
+    // context is allocated.
+    let first_state = kept.into_iter().next().and_then(|(_, state)| state);
     let chunk_tokens: usize = selected.iter().map(|&c| job.plan.chunks[c].len()).sum();
     let prefix = job.input.prefix.len();
     let cells = prefix + chunk_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
     let mut ctx = job.context(cells, 1, false)?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + chunk_tokens);
-    let loaded = match (&first_state, selected.first()) {
-        (Some(state), Some(&first)) => match ctx.load_seq_state(0, state) {
+    let loaded = match (first_state, selected.first()) {
+        (Some(state), Some(&first)) => match ctx.load_seq_state(0, &state) {
             Ok(()) => Some(prefix + job.plan.chunks[first].len()),
             Err(error) => {
                 log::warn!("re-reading the first kept chunk: {error}");

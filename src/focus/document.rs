@@ -17,9 +17,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::scan::{self, ChunkMemory};
+use super::scan;
 use super::store::{ChunkStore, StoreCounts, StoreReader, check_spill_dir};
-use super::{Answer, FocusInput, Job, ProgressCounter, Session, chunk_lengths, chunked_answer};
+use super::{Answer, FocusInput, Job, ProgressCounter, Session, chunk_lengths};
 use crate::error::{Error, Result};
 use crate::generate::{Observer, Progress};
 use crate::llama::{Model, Token};
@@ -229,19 +229,7 @@ impl Session {
                 input.question_start, document.n_tokens
             )));
         }
-        let input_tokens = input.prefix.len() + input.body.len();
-        if input_tokens + params.max_tokens as usize <= self.window() {
-            return self.ask_direct(&input, params, observer, started);
-        }
-        match self.plan(&input, params.max_tokens)? {
-            Plan::Direct => self.ask_direct(&input, params, observer, started),
-            Plan::Chunked(plan) => {
-                let mut memory: StoreReader<'_> = StoreReader(&document.store);
-                let memory: &mut dyn ChunkMemory = &mut memory;
-                let result = self.run_chunked(&input, &plan, memory, params, observer)?;
-                Ok(chunked_answer(result, input_tokens, &plan, started))
-            }
-        }
+        self.answer(&input, &mut StoreReader(&document.store), params, observer, started)
     }
 
     pub(crate) fn job<'a>(&'a self, input: &'a FocusInput, plan: &'a crate::plan::ChunkPlan) -> Job<'a> {

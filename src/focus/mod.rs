@@ -122,17 +122,30 @@ impl Session {
         self.cancel.reset();
         let started = Instant::now();
         let input = FocusInput::build(&self.model, document, question, self.params.focus.use_chat_template)?;
-        let window = self.window();
+        self.answer(&input, &mut Transient, params, observer, started)
+    }
+
+    /// Answers from built input: plain generation when it fits the window, else the chunked
+    /// strategy with chunk KV from `memory` where it holds it.
+    fn answer(
+        &mut self,
+        input: &FocusInput,
+        memory: &mut dyn ChunkMemory,
+        params: &GenerateParams,
+        observer: Observer<'_>,
+        started: Instant,
+    ) -> Result<Answer> {
         let input_tokens = input.prefix.len() + input.body.len();
-        if input_tokens + params.max_tokens as usize <= window {
-            return self.ask_direct(&input, params, observer, started);
+        if input_tokens + params.max_tokens as usize <= self.window() {
+            return self.ask_direct(input, params, observer, started);
         }
-        let plan = match self.plan(&input, params.max_tokens)? {
-            Plan::Chunked(plan) => plan,
-            Plan::Direct => return self.ask_direct(&input, params, observer, started),
-        };
-        let generation_and_selected = self.run_chunked(&input, &plan, &mut Transient, params, observer)?;
-        Ok(chunked_answer(generation_and_selected, input_tokens, &plan, started))
+        match self.plan(input, params.max_tokens)? {
+            Plan::Direct => self.ask_direct(input, params, observer, started),
+            Plan::Chunked(plan) => {
+                let result = self.run_chunked(input, &plan, memory, params, observer)?;
+                Ok(chunked_answer(result, input_tokens, &plan, started))
+            }
+        }
     }
 
     /// The chunk plan for `input`. The local context is the question part of the body (the

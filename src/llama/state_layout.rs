@@ -23,17 +23,45 @@ const CELL_META_BYTES: usize = 12;
 const MAX_LAYERS: u32 = 4096;
 
 /// The same state with only its non-empty stream per KV cache, as a unified-KV context
-/// writes it; `None` when `state` does not have the expected shape.
-pub fn single_stream(state: &[u8]) -> Option<Vec<u8>> {
+/// writes it; `None` when `state` does not have the expected shape. The bytes are moved in
+/// place (a state is tens of megabytes; no second copy is made).
+pub fn single_stream(mut state: Vec<u8>) -> Option<Vec<u8>> {
+    let pieces = plan(&state)?;
+    let mut write = 0;
+    for piece in pieces {
+        match piece {
+            Piece::Keep(range) => {
+                let len = range.len();
+                state.copy_within(range, write);
+                write += len;
+            }
+            Piece::Count(value) => {
+                state[write..write + 4].copy_from_slice(&value.to_le_bytes());
+                write += 4;
+            }
+        }
+    }
+    state.truncate(write);
+    Some(state)
+}
+
+/// What the output is made of, in order. Every piece's bytes start at or after where they
+/// are written (the output never runs ahead of the input), so the moves are in place.
+enum Piece {
+    Keep(std::ops::Range<usize>),
+    Count(u32),
+}
+
+fn plan(state: &[u8]) -> Option<Vec<Piece>> {
     let mut walk = Walk { bytes: state, at: 0 };
-    let mut out = Vec::with_capacity(state.len());
-    out.extend_from_slice(walk.take(8)?); // magic, sequence id
+    let mut pieces = vec![Piece::Keep(0..8)]; // magic, sequence id
+    walk.take(8)?;
     while walk.at < state.len() {
         let n_stream = walk.u32()?;
         if n_stream == 0 || n_stream > 256 {
             return None;
         }
-        out.extend_from_slice(&1u32.to_le_bytes());
+        pieces.push(Piece::Count(1));
         let mut kept = false;
         for _ in 0..n_stream {
             let start = walk.at;
@@ -47,13 +75,13 @@ pub fn single_stream(state: &[u8]) -> Option<Vec<u8>> {
             kept = true;
             walk.cells(cell_count)?;
             walk.rows(cell_count)?;
-            out.extend_from_slice(&state[start..walk.at]);
+            pieces.push(Piece::Keep(start..walk.at));
         }
         if !kept {
-            out.extend_from_slice(&0u32.to_le_bytes());
+            pieces.push(Piece::Count(0));
         }
     }
-    Some(out)
+    Some(pieces)
 }
 
 struct Walk<'a> {
@@ -176,7 +204,7 @@ mod tests {
         for (caches, v_trans) in [(1, false), (2, false), (1, true), (2, true)] {
             for own in [0, 2, 3] {
                 let split = split_state(4, own, 5, caches, v_trans);
-                assert_eq!(single_stream(&split), Some(unified_state(5, caches, v_trans)), "{caches} {own}");
+                assert_eq!(single_stream(split), Some(unified_state(5, caches, v_trans)), "{caches} {own}");
             }
         }
     }
@@ -185,20 +213,20 @@ mod tests {
     fn unexpected_shapes_are_refused() {
         let good = split_state(4, 1, 3, 1, false);
         for cut in [0, 7, 9, 20, good.len() - 1] {
-            assert_eq!(single_stream(&good[..cut]), None, "cut at {cut}");
+            assert_eq!(single_stream(good[..cut].to_vec()), None, "cut at {cut}");
         }
         let mut two_seqs = good.clone();
         two_seqs[8 + 4 + 4 + 4 + 4] = 2; // the first cell claims two sequences
-        assert_eq!(single_stream(&two_seqs), None);
+        assert_eq!(single_stream(two_seqs), None);
         let mut longer = good.clone();
         longer.push(0);
-        assert_eq!(single_stream(&longer), None);
+        assert_eq!(single_stream(longer), None);
         let mut two_streams = good[..8].to_vec();
         two_streams.extend_from_slice(&2u32.to_le_bytes());
         for _ in 0..2 {
             two_streams.extend_from_slice(&1u32.to_le_bytes());
             two_streams.extend(section(1, false));
         }
-        assert_eq!(single_stream(&two_streams), None);
+        assert_eq!(single_stream(two_streams), None);
     }
 }

@@ -109,10 +109,7 @@ extension Session {
         var out: OpaquePointer?
         try withUTF8CString(text) { bytes, length in
             try params.withCValue { cParams in
-                try check(focusllm_document_ingest(handle, bytes, length, cParams, { done, total, userData in
-                    let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
-                    return box.onProgress?(done, total) ?? true
-                }, box.toOpaque(), &out))
+                try check(focusllm_document_ingest(handle, bytes, length, cParams, runProgressCallback, box.toOpaque(), &out))
             }
         }
         guard let out else {
@@ -142,18 +139,7 @@ extension Session {
         try withExtendedLifetime(document) {
             try withUTF8CString(question) { question, questionLength in
                 try params.withCValue { cParams in
-                    try check(focusllm_document_ask(handle, document.handle, question, questionLength, cParams, { text, length, tokens, count, userData in
-                        let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
-                        let piece = Piece(
-                            text: String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self),
-                            tokens: Array(UnsafeBufferPointer(start: tokens, count: count))
-                        )
-                        box.text += piece.text
-                        return box.onPiece?(piece) ?? true
-                    }, { done, total, userData in
-                        let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
-                        return box.onProgress?(done, total) ?? true
-                    }, box.toOpaque(), &result))
+                    try check(focusllm_document_ask(handle, document.handle, question, questionLength, cParams, runPieceCallback, runProgressCallback, box.toOpaque(), &result))
                 }
             }
         }

@@ -76,18 +76,7 @@ public final class Session: @unchecked Sendable {
                 cJob.prompt_len = promptLength
                 cJob.chat = job.chat
                 try params.withCValue { cParams in
-                    try check(focusllm_session_run(handle, &cJob, cParams, { text, length, tokens, count, userData in
-                        let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
-                        let piece = Piece(
-                            text: String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self),
-                            tokens: Array(UnsafeBufferPointer(start: tokens, count: count))
-                        )
-                        box.text += piece.text
-                        return box.onPiece?(piece) ?? true
-                    }, { done, total, userData in
-                        let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
-                        return box.onProgress?(done, total) ?? true
-                    }, box.toOpaque(), &result))
+                    try check(focusllm_session_run(handle, &cJob, cParams, runPieceCallback, runProgressCallback, box.toOpaque(), &result))
                 }
             }
         }
@@ -141,6 +130,23 @@ public final class Session: @unchecked Sendable {
             thread.start()
         }
     }
+}
+
+/// The C piece callback of every run: forwards to the `RunBox` passed as user_data.
+let runPieceCallback: focusllm_piece_fn = { text, length, tokens, count, userData in
+    let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
+    let piece = Piece(
+        text: String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self),
+        tokens: Array(UnsafeBufferPointer(start: tokens, count: count))
+    )
+    box.text += piece.text
+    return box.onPiece?(piece) ?? true
+}
+
+/// The C progress callback of every run and ingest: forwards to the `RunBox` in user_data.
+let runProgressCallback: focusllm_progress_fn = { done, total, userData in
+    let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
+    return box.onProgress?(done, total) ?? true
 }
 
 /// The Swift side of one run, reached from the C callbacks through user_data.
