@@ -85,7 +85,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     let sampling = SamplingArgs { max_tokens: args.max_tokens, temperature: 0.0, seed: 42, stop: Vec::new() };
     let params = generate_params(&sampling);
     let mut rows = Vec::new();
-    let mut csv = args.csv.as_deref().map(open_csv).transpose()?;
+    let mut csv = args.csv.as_deref().map(|path| open_csv(path, CSV_HEADER)).transpose()?;
     for &length in &args.lengths {
         for strategy in &strategies {
             let mut focus = args.focus.clone();
@@ -213,7 +213,8 @@ pub(crate) fn peak_rss_mb() -> f64 {
 const CSV_HEADER: &str =
     "method,model,length,depth,correct,seconds,peak_rss_mb,input_tokens,prefill_tok_s,ttft_s,gen_tok_s,answer";
 
-fn open_csv(path: &Path) -> Result<(std::fs::File, PathBuf), String> {
+/// Opens a results CSV for appending, writing `header` first when the file is new.
+pub(crate) fn open_csv(path: &Path, header: &str) -> Result<(std::fs::File, PathBuf), String> {
     let fresh = !path.exists();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -224,7 +225,7 @@ fn open_csv(path: &Path) -> Result<(std::fs::File, PathBuf), String> {
         .open(path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     if fresh {
-        writeln!(file, "{CSV_HEADER}").map_err(|e| e.to_string())?;
+        writeln!(file, "{header}").map_err(|e| e.to_string())?;
     }
     Ok((file, path.to_path_buf()))
 }

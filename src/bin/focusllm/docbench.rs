@@ -13,7 +13,7 @@ use focusllm::tasks::{self, Case};
 use focusllm::{Answer, DocumentParams, GenerateParams, Observer, Session, SessionParams};
 
 use crate::ask::FocusArgs;
-use crate::bench::{peak_rss_mb, reset_peak_rss};
+use crate::bench::{open_csv, peak_rss_mb, reset_peak_rss};
 use crate::{ModelArgs, context_params, load_model};
 
 #[derive(Args)]
@@ -216,16 +216,8 @@ fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
 }
 
 fn write_csv(path: &Path, rows: &[Row], model: &str, tokens: usize) -> Result<(), String> {
-    let fresh = !path.exists();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if fresh {
-        writeln!(file, "step,model,length,question,seconds,speedup,identical,correct,peak_rss_mb,answer")
-            .map_err(|e| e.to_string())?;
-    }
+    let header = "step,model,length,question,seconds,speedup,identical,correct,peak_rss_mb,answer";
+    let (mut file, _) = open_csv(path, header)?;
     let flag = |v: Option<bool>| v.map_or(String::new(), |b| u8::from(b).to_string());
     for r in rows {
         writeln!(
