@@ -196,9 +196,10 @@ impl GenerateParams {
 /// How what the chunks hold reaches the answer (see `METHOD.md` in the design notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
-    /// Score every chunk by how sure the model is after reading it with the question appended,
-    /// keep the `top_chunks` best, and let the local context attend to their whole KV
-    /// (re-positioned in document order): focus, then attend.
+    /// Score every chunk by how expected the question and the start of its answer are after
+    /// reading it, keep the `top_chunks` best, and let the local context attend to their
+    /// whole KV (re-read one after another, the best last, next to the question): focus, then
+    /// attend.
     #[default]
     Focus,
     /// NBCE-style: the `top_chunks` best chunks and a context-free row decode in parallel; at

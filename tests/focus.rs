@@ -36,6 +36,11 @@ fn passkey_case(model: &Model, tokens: usize, depth: f64, key: u32) -> tasks::Ca
 fn focus_retrieves_a_passkey_from_chunks_beyond_the_window() {
     let model = model();
     let case = passkey_case(&model, 2500, 0.3, 73915);
+    // Chunks of 256 tokens (window 1024, two kept chunks: 1024 / 4); the key line's two
+    // mentions of the key lie in these chunks.
+    let count = |text: &str| model.tokenize(text, false, false).unwrap().len();
+    let key_chunks: Vec<usize> =
+        case.document.match_indices(&case.expected).map(|(at, _)| count(&case.document[..at]) / 256).collect();
     let mut session = session(model, Strategy::Focus, false);
     let mut progress = Vec::new();
     let mut streamed = String::new();
@@ -60,7 +65,9 @@ fn focus_retrieves_a_passkey_from_chunks_beyond_the_window() {
     assert!(answer.stats.chunks >= 4, "{:?}", answer.stats);
     assert!(case.is_correct(&answer.generation.text), "answer {:?}, stats {:?}", answer.generation.text, answer.stats);
     assert_eq!(streamed, answer.generation.text);
-    // The kept chunk holds the key: the key sits at 30% of the document.
+    // The best-scoring chunk, read last, holds the key (at 30% of the document).
+    let best = answer.stats.selected_chunks.last().copied();
+    assert!(best.is_some_and(|c| key_chunks.contains(&c)), "kept {:?}, key in {key_chunks:?}", answer.stats);
     let last = progress.last().unwrap();
     assert_eq!(last.done, last.total, "progress reaches the end");
     assert!(progress.windows(2).all(|w| w[0].done <= w[1].done));

@@ -1,4 +1,4 @@
-//! Logit fusion (NBCE, Su et al. 2024) over the most confident chunks. One split-KV context
+//! Logit fusion (NBCE, Su et al. 2024) over the best-scoring chunks. One split-KV context
 //! holds the scan's lanes, `top_chunks` slots for the best chunks so far (whole-sequence
 //! copies, made when a chunk enters the top), the local context and a context-free row
 //! (prefix + question only). Generation then runs every live row in one batch per step; the
@@ -49,7 +49,7 @@ pub(crate) fn logit_fusion(
     let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
     let mut free_slots: Vec<SeqId> = (0..top as SeqId).rev().map(|i| slots + i).collect();
     scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
-        if !best.admits(done.entropy) {
+        if !best.admits(done.score()) {
             return Ok(());
         }
         let n = done.tokens.len();
@@ -62,7 +62,7 @@ pub(crate) fn logit_fusion(
         // Keep all but the last token; it is decoded again to get this row's first logits.
         ctx.seq_rm(done.seq, (n - 1) as Pos, -1)?;
         ctx.seq_cp(done.seq, slot, -1, -1)?;
-        best.offer(done.entropy, done.chunk, (slot, done.tokens[n - 1], n - 1));
+        best.offer(done.score(), done.chunk, (slot, done.tokens[n - 1], n - 1));
         Ok(())
     })?;
     let kept = best.into_sorted_by_index();

@@ -64,6 +64,13 @@ impl<T> BestK<T> {
         Some((index, value))
     }
 
+    /// The kept entries as (index, value), the highest score first, the lowest last (ties in
+    /// index order).
+    pub fn into_sorted_worst_first(mut self) -> Vec<(usize, T)> {
+        self.entries.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.entries.into_iter().map(|(_, i, v)| (i, v)).collect()
+    }
+
     /// The kept entries as (index, value), in index order.
     pub fn into_sorted_by_index(mut self) -> Vec<(usize, T)> {
         self.entries.sort_by_key(|e| e.1);
@@ -107,6 +114,12 @@ mod tests {
         assert!(best.offer(1.0, 2, "c"));
         assert!(!best.offer(9.0, 3, "d"));
         assert_eq!(best.into_sorted_by_index(), vec![(1, "b"), (2, "c")]);
+        let mut best = BestK::new(3);
+        for (score, index) in [(2.0, 0), (1.0, 1), (3.0, 2), (2.0, 3)] {
+            best.offer(score, index, ());
+        }
+        let order: Vec<usize> = best.into_sorted_worst_first().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(order, vec![0, 3, 1]);
         assert_eq!(argmin(&[3.0, 1.0, 1.0]), Some(1));
         assert_eq!(argmin(&[]), None);
     }

@@ -34,6 +34,9 @@ pub(crate) struct BenchArgs {
     /// Depths per length, at the centres of equal slices from the start to the end.
     #[arg(long, default_value_t = 10)]
     depths: usize,
+    /// Run only these depth indices (0-based, of the --depths slices), e.g. to re-run misses.
+    #[arg(long, value_delimiter = ',')]
+    only_depths: Vec<usize>,
     /// Strategies to compare (overrides --strategy).
     #[arg(long, value_enum, value_delimiter = ',')]
     strategies: Vec<StrategyArg>,
@@ -64,6 +67,8 @@ struct Row {
     generate_seconds: f64,
     peak_rss_mb: f64,
     answer: String,
+    /// Which chunks reached the answer, for the progress line ("direct" when not chunked).
+    chunks_used: String,
 }
 
 pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
@@ -93,19 +98,21 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
             focus.raw = !args.chat;
             let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
             let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
-            for d in 0..args.depths {
+            for d in (0..args.depths).filter(|d| args.only_depths.is_empty() || args.only_depths.contains(d)) {
                 // Depths at the centres of N equal slices: 0.05 .. 0.95 for N = 10.
                 let depth = (d as f64 + 0.5) / args.depths as f64;
                 let case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
                 let row = run_case(&mut session, &case, &params, method_name(*strategy), length, depth)?;
+                let key_token = key_token(&case, &count)?;
                 eprintln!(
-                    "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?}",
+                    "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?} [key at token {key_token}; {}]",
                     row.method,
                     length,
                     depth,
                     if row.correct { "ok  " } else { "MISS" },
                     row.seconds,
-                    row.answer
+                    row.answer,
+                    row.chunks_used,
                 );
                 if let Some((file, _)) = csv.as_mut() {
                     write_csv_row(file, &row, &model_name)?;
@@ -160,6 +167,13 @@ fn build_case(
     .map_err(|e| e.to_string())
 }
 
+/// Tokens of the document before the expected answer: where the key sits, to compare with the
+/// chunks kept.
+fn key_token(case: &Case, count: &dyn Fn(&str) -> focusllm::Result<usize>) -> Result<usize, String> {
+    let at = case.document.find(&case.expected).unwrap_or(case.document.len());
+    count(&case.document[..at]).map_err(|e| e.to_string())
+}
+
 fn run_case(
     session: &mut Session,
     case: &Case,
@@ -190,6 +204,10 @@ fn run_case(
         generated: answer.generation.tokens.len(),
         generate_seconds: answer.generation.generate_seconds,
         peak_rss_mb: peak_rss_mb(),
+        chunks_used: match answer.stats.direct {
+            true => "direct".into(),
+            false => format!("kept chunks {:?} of {}", answer.stats.selected_chunks, answer.stats.chunks),
+        },
         answer: answer.generation.text,
     })
 }
