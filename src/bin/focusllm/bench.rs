@@ -76,6 +76,13 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     if args.depths == 0 || args.lengths.is_empty() {
         return Err("give at least one length and one depth".into());
     }
+    if let Some(bad) = args.only_depths.iter().find(|&&d| d >= args.depths) {
+        return Err(format!(
+            "--only-depths {bad} is not a depth index: --depths {} gives 0..{}",
+            args.depths,
+            args.depths - 1
+        ));
+    }
     let model = load_model(&args.model)?;
     let model_name = model.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let strategies = if args.strategies.is_empty() { vec![args.focus.strategy] } else { args.strategies.clone() };
@@ -204,9 +211,10 @@ fn run_case(
         generated: answer.generation.tokens.len(),
         generate_seconds: answer.generation.generate_seconds,
         peak_rss_mb: peak_rss_mb(),
-        chunks_used: match answer.stats.direct {
-            true => "direct".into(),
-            false => format!("kept chunks {:?} of {}", answer.stats.selected_chunks, answer.stats.chunks),
+        chunks_used: if answer.stats.direct {
+            "direct".into()
+        } else {
+            format!("kept chunks {:?} of {}", answer.stats.selected_chunks, answer.stats.chunks)
         },
         answer: answer.generation.text,
     })
