@@ -7,12 +7,17 @@
 #   scripts/bench-longctx.sh quick     # ~15 min on 2 cores: 2K and 4K tokens, window capped at 2K
 #   scripts/bench-longctx.sh full      # hours on 2 cores: 8K..32K on the model's 8K window
 #   LENGTHS=65536,131072 scripts/bench-longctx.sh full   # longer, e.g. on a bigger machine
+#   MODEL=models/gemma-3-270m-q4_k_m.gguf NAME=gemma scripts/bench-longctx.sh full   # another model
+#
+# NAME (default: the profile) names the results (bench/results/NAME-*.csv) and the README
+# section (<!-- bench:NAME -->); GRP=none skips llama-passkey.
 #
 # Run nothing else meanwhile: two llama.cpp workloads on the same cores collapse each other.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 profile=${1:-quick}
+name=${NAME:-$profile}
 threads=${THREADS:-2}
 model=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 depths=${DEPTHS:-10}
@@ -44,13 +49,16 @@ scripts/build-llama-tools.sh passkey bench >&2
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
 
 # The exact command, settings spelled out, for the report's "Reproduce" line.
-command="THREADS=$threads LENGTHS=$lengths STRATEGIES=$strategies WINDOW=$window GRP=$grp"
+command="THREADS=$threads"
+[ "$model" = models/SmolLM2-135M-Instruct.Q4_1.gguf ] || command+=" MODEL=$model"
+[ "$name" = "$profile" ] || command+=" NAME=$name"
+command+=" LENGTHS=$lengths STRATEGIES=$strategies WINDOW=$window GRP=$grp"
 command+=" NEEDLE_LENGTHS=$needle_lengths NEEDLE_TOKENS=$needle_tokens DEPTHS=$depths scripts/bench-longctx.sh $profile"
 out=bench/results
 mkdir -p "$out"
-passkey_csv=$out/$profile-passkey.csv
-needle_csv=$out/$profile-needle.csv
-bench_csv=$out/$profile-llama-bench.csv
+passkey_csv=$out/$name-passkey.csv
+needle_csv=$out/$name-needle.csv
+bench_csv=$out/$name-llama-bench.csv
 rm -f "$passkey_csv" "$needle_csv" "$bench_csv"
 bin=target/release/focusllm
 
@@ -62,10 +70,12 @@ echo "== focusllm passkey" >&2
 "$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
   --strategies "$strategies" --csv "$passkey_csv"
 
-echo "== llama-passkey" >&2
-python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
-  --passkey build/tools/llama-passkey --lengths "$lengths" --depths "$depths" --grp-attn-n "$grp" \
-  --csv "$passkey_csv"
+if [ "$grp" != none ]; then
+  echo "== llama-passkey" >&2
+  python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
+    --passkey build/tools/llama-passkey --lengths "$lengths" --depths "$depths" --grp-attn-n "$grp" \
+    --csv "$passkey_csv"
+fi
 
 if [ -n "$needle_lengths" ]; then
   echo "== focusllm needle in prose" >&2
@@ -73,9 +83,9 @@ if [ -n "$needle_lengths" ]; then
     --depths "$depths" --strategies "$strategies" -n "$needle_tokens" --csv "$needle_csv"
 fi
 
-python3 scripts/bench_report.py --name "$profile" --csv "$passkey_csv" --llama-bench "$bench_csv" \
+python3 scripts/bench_report.py --name "$name" --csv "$passkey_csv" --llama-bench "$bench_csv" \
   --title "passkey retrieval" --command "$command"
 if [ -f "$needle_csv" ]; then
-  python3 scripts/bench_report.py --name "$profile-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
+  python3 scripts/bench_report.py --name "$name-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
     --title "needle in prose" --command "$command"
 fi

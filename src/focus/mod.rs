@@ -291,10 +291,11 @@ impl<'a> ProgressCounter<'a> {
 }
 
 /// Longest default Focus chunk. Decoding a chunk costs attention over its own length, so
-/// shorter chunks decode faster per token (llama-bench here: pp512 347 tok/s, pp2048 262);
+/// shorter chunks decode faster per token (llama-bench here: pp512 316 tok/s, pp2048 249);
 /// and the kept chunks sit closer to the question in the answer context. On the 32K needle
-/// in prose, 1,024-token chunks decoded 19% faster than 2,048-token ones.
-pub const FOCUS_MAX_CHUNK: usize = 1024;
+/// in prose, 1,024-token chunks decoded 19% faster than 2,048-token ones; on the 32K passkey,
+/// 512-token chunks brought prefill from 0.81x to 0.94x of pp512 (see the README).
+pub const FOCUS_MAX_CHUNK: usize = 512;
 
 /// Rounds down to a multiple of 64 (keeps KV sizes friendly to llama.cpp's 256-cell padding).
 fn round64(n: usize) -> usize {
