@@ -10,7 +10,7 @@
 #   MODEL=models/gemma-3-270m-q4_k_m.gguf NAME=gemma scripts/bench-longctx.sh full   # another model
 #
 # NAME (default: the profile) names the results (bench/results/NAME-*.csv) and the README
-# section (<!-- bench:NAME -->); GRP=none skips llama-passkey.
+# section (<!-- bench:NAME -->); GRP=none skips llama-passkey; NEEDLE_LENGTHS= (empty) skips the needle.
 #
 # Run nothing else meanwhile: two llama.cpp workloads on the same cores collapse each other.
 set -euo pipefail
@@ -38,7 +38,7 @@ case "$profile" in
     strategies=${STRATEGIES:-focus,fusion,candidate}
     window=${WINDOW:-0}
     grp=${GRP:-1,4}
-    needle_lengths=${NEEDLE_LENGTHS:-8192,16384,32768}
+    needle_lengths=${NEEDLE_LENGTHS-8192,16384,32768}
     ;;
   *) echo "usage: $0 quick|full" >&2; exit 2 ;;
 esac
