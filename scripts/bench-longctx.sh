@@ -10,7 +10,8 @@
 #   MODEL=models/gemma-3-270m-q4_k_m.gguf NAME=gemma scripts/bench-longctx.sh full   # another model
 #
 # NAME (default: the profile) names the results (bench/results/NAME-*.csv) and the README
-# section (<!-- bench:NAME -->); GRP=none skips llama-passkey; NEEDLE_LENGTHS= (empty) skips the needle.
+# section (<!-- bench:NAME -->); GRP=none skips llama-passkey; NEEDLE_LENGTHS= (empty) skips the needle;
+# TRUNCATED=1 adds the truncated baseline (plain generation over the input's last window).
 #
 # Run nothing else meanwhile: two llama.cpp workloads on the same cores collapse each other.
 set -euo pipefail
@@ -32,6 +33,7 @@ case "$profile" in
     window=${WINDOW:-2048}
     grp=${GRP:-1}
     needle_lengths=${NEEDLE_LENGTHS:-}
+    truncated=${TRUNCATED:-0}
     ;;
   full)
     lengths=${LENGTHS:-8192,16384,32768}
@@ -39,6 +41,7 @@ case "$profile" in
     window=${WINDOW:-0}
     grp=${GRP:-1,4}
     needle_lengths=${NEEDLE_LENGTHS-8192,16384,32768}
+    truncated=${TRUNCATED:-1}
     ;;
   *) echo "usage: $0 quick|full" >&2; exit 2 ;;
 esac
@@ -52,7 +55,7 @@ python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet mat
 command="THREADS=$threads"
 [ "$model" = models/SmolLM2-135M-Instruct.Q4_1.gguf ] || command+=" MODEL=$model"
 [ "$name" = "$profile" ] || command+=" NAME=$name"
-command+=" LENGTHS=$lengths STRATEGIES=$strategies WINDOW=$window GRP=$grp"
+command+=" LENGTHS=$lengths STRATEGIES=$strategies TRUNCATED=$truncated WINDOW=$window GRP=$grp"
 command+=" NEEDLE_LENGTHS=$needle_lengths NEEDLE_TOKENS=$needle_tokens DEPTHS=$depths scripts/bench-longctx.sh $profile"
 out=bench/results
 mkdir -p "$out"
@@ -61,6 +64,8 @@ needle_csv=$out/$name-needle.csv
 bench_csv=$out/$name-llama-bench.csv
 rm -f "$passkey_csv" "$needle_csv" "$bench_csv"
 bin=target/release/focusllm
+truncated_flag=()
+[ "$truncated" = 1 ] && truncated_flag=(--truncated)
 
 echo "== llama-bench (throughput yardstick)" >&2
 python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
@@ -68,7 +73,7 @@ python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads 
 
 echo "== focusllm passkey" >&2
 "$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
-  --strategies "$strategies" --csv "$passkey_csv"
+  --strategies "$strategies" "${truncated_flag[@]}" --csv "$passkey_csv"
 
 if [ "$grp" != none ]; then
   echo "== llama-passkey" >&2
@@ -80,7 +85,7 @@ fi
 if [ -n "$needle_lengths" ]; then
   echo "== focusllm needle in prose" >&2
   "$bin" passkey --task needle -m "$model" -t "$threads" --window "$window" --lengths "$needle_lengths" \
-    --depths "$depths" --strategies "$strategies" -n "$needle_tokens" --csv "$needle_csv"
+    --depths "$depths" --strategies "$strategies" "${truncated_flag[@]}" -n "$needle_tokens" --csv "$needle_csv"
 fi
 
 python3 scripts/bench_report.py --name "$name" --csv "$passkey_csv" --llama-bench "$bench_csv" \

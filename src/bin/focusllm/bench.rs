@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use focusllm::tasks::{self, Case};
-use focusllm::{Observer, Session, SessionParams};
+use focusllm::{Model, Observer, Session, SessionParams};
 
 use crate::ask::{FocusArgs, StrategyArg};
 use crate::{ModelArgs, SamplingArgs, context_params, generate_params, load_model};
@@ -49,6 +49,11 @@ pub(crate) struct BenchArgs {
     /// Wrap the case in the model's chat template (default: raw text, as llama.cpp's passkey).
     #[arg(long)]
     chat: bool,
+    /// Run the truncated baseline: plain generation over the document's last tokens that fit
+    /// the window with the question and the answer (its start is dropped). Alone, it runs
+    /// instead of --strategy; with --strategies, after them.
+    #[arg(long)]
+    truncated: bool,
     /// Append result rows to this CSV file.
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -85,7 +90,11 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     }
     let model = load_model(&args.model)?;
     let model_name = model.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let strategies = if args.strategies.is_empty() { vec![args.focus.strategy] } else { args.strategies.clone() };
+    let strategies = match (args.strategies.is_empty(), args.truncated) {
+        (true, true) => Vec::new(),
+        (true, false) => vec![args.focus.strategy],
+        (false, _) => args.strategies.clone(),
+    };
     let prose = match args.task {
         Task::Needle => tasks::load_prose(Path::new(tasks::PROSE_DIR)).map_err(|e| e.to_string())?,
         Task::Passkey => String::new(),
@@ -99,20 +108,30 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     let mut rows = Vec::new();
     let mut csv = args.csv.as_deref().map(|path| open_csv(path, CSV_HEADER)).transpose()?;
     for &length in &args.lengths {
-        for strategy in &strategies {
+        let methods = strategies.iter().map(|s| Some(*s)).chain(args.truncated.then_some(None));
+        for strategy in methods {
             let mut focus = args.focus.clone();
-            focus.strategy = *strategy;
+            focus.strategy = strategy.unwrap_or(args.focus.strategy);
             focus.raw = !args.chat;
-            let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
+            let focus_params = focus.params();
+            let window = match focus_params.window {
+                0 => model.n_ctx_train() as usize,
+                w => w as usize,
+            };
+            let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus_params };
             let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
             for d in (0..args.depths).filter(|d| args.only_depths.is_empty() || args.only_depths.contains(d)) {
                 // Depths at the centres of N equal slices: 0.05 .. 0.95 for N = 10.
                 let depth = (d as f64 + 0.5) / args.depths as f64;
-                let case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
-                let row = run_case(&mut session, &case, &params, method_name(*strategy), length, depth)?;
-                let key_token = key_token(&case, &count)?;
+                let mut case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
+                if strategy.is_none() {
+                    case = truncate_case(case, &model, window, args.max_tokens as usize)?;
+                }
+                let method = strategy.map_or_else(|| "truncated".to_string(), method_name);
+                let row = run_case(&mut session, &case, &params, method, length, depth)?;
+                let key = key_position(&case, &count)?;
                 eprintln!(
-                    "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?} [key at token {key_token}; {}]",
+                    "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?} [{key}; {}]",
                     row.method,
                     length,
                     depth,
@@ -174,11 +193,33 @@ fn build_case(
     .map_err(|e| e.to_string())
 }
 
-/// Tokens of the document before the expected answer: where the key sits, to compare with the
-/// chunks kept.
-fn key_token(case: &Case, count: &dyn Fn(&str) -> focusllm::Result<usize>) -> Result<usize, String> {
-    let at = case.document.find(&case.expected).unwrap_or(case.document.len());
-    count(&case.document[..at]).map_err(|e| e.to_string())
+/// The truncated baseline's case: the document cut to its last tokens such that the prefix,
+/// document, question and answer fit `window`, so the session runs it as plain generation.
+/// The cut text is re-tokenized, which may merge tokens differently: it is shortened until it fits.
+fn truncate_case(case: Case, model: &Model, window: usize, max_tokens: usize) -> Result<Case, String> {
+    let tokens = |text: &str| model.tokenize(text, false, false).map_err(|e| e.to_string());
+    let fixed = tokens(&case.question)?.len() + max_tokens + 2; // + BOS and a "\n\n" join
+    let document = tokens(&case.document)?;
+    let mut keep = window.checked_sub(fixed).filter(|&k| k > 0).ok_or_else(|| {
+        format!("--window {window} leaves no room for a document beside the question and {max_tokens} answer tokens")
+    })?;
+    loop {
+        let start = document.len().saturating_sub(keep);
+        let text = model.detokenize(&document[start..], false).map_err(|e| e.to_string())?;
+        if start == 0 || tokens(&text)?.len() + fixed <= window || keep <= 8 {
+            return Ok(Case { document: text, ..case });
+        }
+        keep -= 8;
+    }
+}
+
+/// Where the key sits, to compare with the chunks kept: "key at token N" (tokens of the
+/// document before it), or "key cut" when the truncated baseline dropped it.
+fn key_position(case: &Case, count: &dyn Fn(&str) -> focusllm::Result<usize>) -> Result<String, String> {
+    match case.document.find(&case.expected) {
+        Some(at) => Ok(format!("key at token {}", count(&case.document[..at]).map_err(|e| e.to_string())?)),
+        None => Ok("key cut".to_string()),
+    }
 }
 
 fn run_case(
