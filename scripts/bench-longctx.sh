@@ -10,8 +10,9 @@
 #   MODEL=models/gemma-3-270m-q4_k_m.gguf NAME=gemma scripts/bench-longctx.sh full   # another model
 #
 # NAME (default: the profile) names the results (bench/results/NAME-*.csv) and the README
-# section (<!-- bench:NAME -->); GRP=none skips llama-passkey; NEEDLE_LENGTHS= (empty) skips the needle;
-# TRUNCATED=1 adds the truncated baseline (plain generation over the input's last window).
+# section (<!-- bench:NAME -->); LENGTHS= (empty) skips the passkey; GRP=none skips llama-passkey;
+# NEEDLE_LENGTHS= (empty) skips the needle; TRUNCATED=1 adds the truncated baseline (plain
+# generation over the input's last window; skipped at lengths that fit the window whole).
 #
 # Run nothing else meanwhile: two llama.cpp workloads on the same cores collapse each other.
 set -euo pipefail
@@ -28,7 +29,7 @@ needle_tokens=${NEEDLE_TOKENS:-24}
 
 case "$profile" in
   quick)
-    lengths=${LENGTHS:-2048,4096}
+    lengths=${LENGTHS-2048,4096}
     strategies=${STRATEGIES:-focus}
     window=${WINDOW:-2048}
     grp=${GRP:-1}
@@ -36,7 +37,7 @@ case "$profile" in
     truncated=${TRUNCATED:-0}
     ;;
   full)
-    lengths=${LENGTHS:-8192,16384,32768}
+    lengths=${LENGTHS-8192,16384,32768}
     strategies=${STRATEGIES:-focus,fusion,candidate}
     window=${WINDOW:-0}
     grp=${GRP:-1,4}
@@ -71,11 +72,13 @@ echo "== llama-bench (throughput yardstick)" >&2
 python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
   --bench build/tools/llama-bench --bench-csv "$bench_csv"
 
-echo "== focusllm passkey" >&2
-"$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
-  --strategies "$strategies" "${truncated_flag[@]}" --csv "$passkey_csv"
+if [ -n "$lengths" ]; then
+  echo "== focusllm passkey" >&2
+  "$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
+    --strategies "$strategies" "${truncated_flag[@]}" --csv "$passkey_csv"
+fi
 
-if [ "$grp" != none ]; then
+if [ -n "$lengths" ] && [ "$grp" != none ]; then
   echo "== llama-passkey" >&2
   python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
     --passkey build/tools/llama-passkey --lengths "$lengths" --depths "$depths" --grp-attn-n "$grp" \
@@ -88,8 +91,10 @@ if [ -n "$needle_lengths" ]; then
     --depths "$depths" --strategies "$strategies" "${truncated_flag[@]}" -n "$needle_tokens" --csv "$needle_csv"
 fi
 
-python3 scripts/bench_report.py --name "$name" --csv "$passkey_csv" --llama-bench "$bench_csv" \
-  --title "passkey retrieval" --command "$command"
+if [ -f "$passkey_csv" ]; then
+  python3 scripts/bench_report.py --name "$name" --csv "$passkey_csv" --llama-bench "$bench_csv" \
+    --title "passkey retrieval" --command "$command"
+fi
 if [ -f "$needle_csv" ]; then
   python3 scripts/bench_report.py --name "$name-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
     --title "needle in prose" --command "$command"

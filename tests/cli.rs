@@ -107,25 +107,30 @@ fn a_processed_document_answers_like_the_text() {
 #[test]
 fn passkey_benchmark_runs_focus_and_the_truncated_baseline() {
     common::default_model();
-    let args = ["passkey", "-t", "2", "--window", "1024", "--lengths", "2048", "--depths", "2"];
+    let args = ["passkey", "-t", "2", "--window", "1024", "--lengths", "512,2048", "--depths", "2"];
     let args = [&args[..], &["--strategies", "focus", "--truncated"]].concat();
     let (ok, stdout, stderr) = focusllm(&args);
     assert!(ok, "{stderr}");
-    let line = |method: &str, depth: &str| {
+    let line = |method: &str, length: &str, depth: &str| {
         stderr
             .lines()
-            .find(|l| l.starts_with(method) && l.contains(&format!("depth {depth}:")))
-            .unwrap_or_else(|| panic!("no {method} row at depth {depth}: {stderr}"))
+            .find(|l| l.starts_with(method) && l.contains(&format!(" {length} depth {depth}:")))
+            .unwrap_or_else(|| panic!("no {method} row at {length} depth {depth}: {stderr}"))
             .to_string()
     };
     // A 1024-token window over 2048 tokens: focus reads every chunk; the truncated baseline
     // keeps only the last ~1000 tokens, so it cannot see a key at depth 0.25.
     for depth in ["0.25", "0.75"] {
-        assert!(line("focus", depth).contains(": ok"), "{stderr}");
+        assert!(line("focus", "2048", depth).contains(": ok"), "{stderr}");
     }
-    let cut = line("truncated", "0.25");
+    let cut = line("truncated", "2048", "0.25");
     assert!(cut.contains("MISS") && cut.contains("key cut") && cut.contains("direct"), "{cut}");
-    let kept = line("truncated", "0.75");
+    let kept = line("truncated", "2048", "0.75");
     assert!(kept.contains(": ok") && kept.contains("direct"), "{kept}");
     assert!(stdout.contains("| truncated | 2048 | 1/2 |"), "{stdout}");
+    // 512 tokens fit the window: focus runs them as plain generation, and a truncated row
+    // would repeat it, so the baseline skips them.
+    assert!(line("focus", "512", "0.25").contains("direct"), "{stderr}");
+    assert!(line("truncated", "512", "0.25").contains("skipped (the document fits the window)"), "{stderr}");
+    assert!(!stdout.contains("| truncated | 512 |"), "{stdout}");
 }

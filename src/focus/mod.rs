@@ -98,7 +98,9 @@ impl Session {
         self.cancel.clone()
     }
 
-    fn window(&self) -> usize {
+    /// The window chunks are cut for: `focus.window`, or the model's training context when
+    /// that is 0. Inputs that fit it (with the answer) run as plain generation.
+    pub fn window(&self) -> usize {
         match self.params.focus.window {
             0 => self.model.n_ctx_train() as usize,
             w => w as usize,

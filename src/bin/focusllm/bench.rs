@@ -113,19 +113,26 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
             let mut focus = args.focus.clone();
             focus.strategy = strategy.unwrap_or(args.focus.strategy);
             focus.raw = !args.chat;
-            let focus_params = focus.params();
-            let window = match focus_params.window {
-                0 => model.n_ctx_train() as usize,
-                w => w as usize,
-            };
-            let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus_params };
+            let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
             let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
+            let window = session.window();
             for d in (0..args.depths).filter(|d| args.only_depths.is_empty() || args.only_depths.contains(d)) {
                 // Depths at the centres of N equal slices: 0.05 .. 0.95 for N = 10.
                 let depth = (d as f64 + 0.5) / args.depths as f64;
                 let mut case = build_case(args.task, &prose, length, depth, args.seed, d, &count)?;
                 if strategy.is_none() {
-                    case = truncate_case(case, &model, window, args.max_tokens as usize)?;
+                    match truncate_case(&case, &model, window, args.max_tokens as usize)? {
+                        Some(cut) => case = cut,
+                        // Nothing to cut: the strategies above ran this very case as plain
+                        // generation, so a truncated row would repeat theirs.
+                        None if !strategies.is_empty() => {
+                            eprintln!(
+                                "truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)"
+                            );
+                            continue;
+                        }
+                        None => {}
+                    }
                 }
                 let method = strategy.map_or_else(|| "truncated".to_string(), method_name);
                 let row = run_case(&mut session, &case, &params, method, length, depth)?;
@@ -194,20 +201,24 @@ fn build_case(
 }
 
 /// The truncated baseline's case: the document cut to its last tokens such that the prefix,
-/// document, question and answer fit `window`, so the session runs it as plain generation.
-/// The cut text is re-tokenized, which may merge tokens differently: it is shortened until it fits.
-fn truncate_case(case: Case, model: &Model, window: usize, max_tokens: usize) -> Result<Case, String> {
+/// document, question and answer fit `window`, so the session runs it as plain generation;
+/// `None` when the whole document fits. The cut text is re-tokenized, which may merge tokens
+/// differently: it is shortened until it fits.
+fn truncate_case(case: &Case, model: &Model, window: usize, max_tokens: usize) -> Result<Option<Case>, String> {
     let tokens = |text: &str| model.tokenize(text, false, false).map_err(|e| e.to_string());
     let fixed = tokens(&case.question)?.len() + max_tokens + 2; // + BOS and a "\n\n" join
     let document = tokens(&case.document)?;
     let mut keep = window.checked_sub(fixed).filter(|&k| k > 0).ok_or_else(|| {
         format!("--window {window} leaves no room for a document beside the question and {max_tokens} answer tokens")
     })?;
+    if document.len() <= keep {
+        return Ok(None);
+    }
     loop {
         let start = document.len().saturating_sub(keep);
         let text = model.detokenize(&document[start..], false).map_err(|e| e.to_string())?;
-        if start == 0 || tokens(&text)?.len() + fixed <= window || keep <= 8 {
-            return Ok(Case { document: text, ..case });
+        if tokens(&text)?.len() + fixed <= window || keep <= 8 {
+            return Ok(Some(Case { document: text, question: case.question.clone(), expected: case.expected.clone() }));
         }
         keep -= 8;
     }
