@@ -51,7 +51,8 @@ pub(crate) struct BenchArgs {
     chat: bool,
     /// Run the truncated baseline: plain generation over the document's last tokens that fit
     /// the window with the question and the answer (its start is dropped). Alone, it runs
-    /// instead of --strategy; with --strategies, after them.
+    /// instead of --strategy; with --strategies, after them, skipping lengths whose document
+    /// fits the window (there it would repeat their plain generation).
     #[arg(long)]
     truncated: bool,
     /// Append result rows to this CSV file.
