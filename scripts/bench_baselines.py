@@ -5,11 +5,14 @@ cases as `focusllm passkey`, appending rows in the same CSV format:
   llama-passkey            plain decoding (context shift past the window)
   llama-passkey-se<N>      SelfExtend with --grp-attn-n N
   llama-bench              pp512, pp2048 / tg128 throughput yardstick (separate CSV)
+  llama-batched-bench      prompt processing of a wave's shape: N sequences of one chunk each in
+                           one batch, split KV (separate CSV)
 
 The programs are built by scripts/build-llama-tools.sh against the crate's llama.cpp.
 """
 import argparse
 import csv
+import json
 import os
 import re
 import subprocess
@@ -86,6 +89,25 @@ def llama_bench(args):
     print(out.stdout, file=sys.stderr)
 
 
+def batched_bench(args):
+    """llama.cpp's own parallel prefill in the shape of a wave: `--wave` sequences of `--chunk`
+    tokens in one batch, one KV stream each (as the chunk pass runs). One batched-bench run
+    measures once, so it runs three times; the CSV keeps each run and the report uses the mean."""
+    cmd = [args.batched, "-m", args.model, "-t", str(args.threads), "-c", str(args.wave * (args.chunk + 256)),
+           "-b", "2048", "-ub", "512", "-npp", str(args.chunk), "-ntg", "1", "-npl", str(args.wave),
+           "-no-kvu", "--output-format", "jsonl"]
+    with open(args.batched_csv, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sequences", "tokens_per_sequence", "run", "pp_tok_s"])
+        for run in range(3):
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+            if not rows:
+                sys.exit(f"llama-batched-bench printed no result: {out.stdout[-500:]}{out.stderr[-500:]}")
+            writer.writerow([args.wave, args.chunk, run + 1, f"{rows[-1]['speed_pp']:.1f}"])
+            print(f"llama-batched-bench {args.wave}x{args.chunk}: {rows[-1]['speed_pp']:.1f} tok/s", file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--focusllm", required=True)
@@ -93,6 +115,10 @@ def main():
     p.add_argument("--passkey")
     p.add_argument("--bench")
     p.add_argument("--bench-csv")
+    p.add_argument("--batched", help="llama-batched-bench binary")
+    p.add_argument("--batched-csv")
+    p.add_argument("--wave", type=int, default=4, help="sequences per batch for llama-batched-bench")
+    p.add_argument("--chunk", type=int, default=512, help="tokens per sequence for llama-batched-bench")
     p.add_argument("--lengths", type=lambda s: [int(x) for x in s.split(",")], default=[2048])
     p.add_argument("--depths", type=int, default=10)
     p.add_argument("--grp-attn-n", type=lambda s: [int(x) for x in s.split(",")], default=[1])
@@ -102,6 +128,8 @@ def main():
     args = p.parse_args()
     if args.bench:
         llama_bench(args)
+    if args.batched:
+        batched_bench(args)
     if args.passkey:
         fresh = not os.path.exists(args.csv)
         with open(args.csv, "a", newline="") as fh:

@@ -32,6 +32,15 @@ def llama_bench_rates(path):
     return pp, tg
 
 
+def batched_rate(path):
+    """(sequences, tokens per sequence, mean pp tok/s) from bench_baselines.py's batched CSV."""
+    rows = read_rows(path)
+    if not rows:
+        return None
+    rates = [float(r["pp_tok_s"]) for r in rows]
+    return int(rows[0]["sequences"]), int(rows[0]["tokens_per_sequence"]), sum(rates) / len(rates)
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as fh:
@@ -43,16 +52,18 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def table(rows, pps, tg):
+def table(rows, pps, tg, batched=None):
     """pps: llama-bench prompt rates by prompt length; the ratio columns use pp512 and, when
-    measured, pp2048 (a 2048-token prompt attends as deep as a default 2K chunk does)."""
+    measured, pp2048 (a 2048-token prompt attends as deep as a default 2K chunk does), and
+    llama-batched-bench's rate for a wave's shape when given."""
     pp = pps.get(512)
     pp_long = pps.get(2048)
+    wave = f" | vs {batched[0]}x{batched[1]}" if batched else ""
     groups = OrderedDict()
     for r in rows:
         groups.setdefault((r["method"], int(r["length"])), []).append(r)
-    out = ["| method | length | accuracy | per-depth misses | prefill tok/s | vs pp512 | vs pp2048 | TTFT s "
-           "| gen tok/s | vs tg128 | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = [f"| method | length | accuracy | per-depth misses | prefill tok/s | vs pp512 | vs pp2048{wave} | TTFT s "
+           "| gen tok/s | vs tg128 | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if batched else "")]
     for (method, length), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         n = len(g)
         ok = sum(int(r["correct"]) for r in g)
@@ -62,7 +73,8 @@ def table(rows, pps, tg):
         done = [r for r in g if not r["answer"].startswith("exit ")]
         rss = max(float(r["peak_rss_mb"]) for r in g)
         if not done:
-            out.append(f"| {method} | {length} | {ok}/{n} | {misses} | - | - | - | - | - | - | {rss:.0f} |")
+            out.append(f"| {method} | {length} | {ok}/{n} | {misses} | - | - | -{' | -' if batched else ''} | - | - | - "
+                       f"| {rss:.0f} |")
             continue
         tokens_in = sum(int(r["input_tokens"]) for r in done)
         ttft = sum(float(r["ttft_s"]) for r in done)
@@ -71,8 +83,10 @@ def table(rows, pps, tg):
         prefill = tokens_in / max(ttft, 1e-9)
         gen = gen_tokens / max(gen_s, 1e-9)
         ratio = lambda x, base: f"{x / base:.2f}x" if base else "-"
+        vs_wave = f" | {ratio(prefill, batched[2])}" if batched else ""
         out.append(f"| {method} | {length} | {ok}/{n} | {misses} | {prefill:.0f} | {ratio(prefill, pp)} | "
-                   f"{ratio(prefill, pp_long)} | {ttft / len(done):.1f} | {gen:.1f} | {ratio(gen, tg)} | {rss:.0f} |")
+                   f"{ratio(prefill, pp_long)}{vs_wave} | {ttft / len(done):.1f} | {gen:.1f} | {ratio(gen, tg)} "
+                   f"| {rss:.0f} |")
     return "\n".join(out)
 
 
@@ -103,6 +117,7 @@ def main():
     p.add_argument("--name", required=True)
     p.add_argument("--csv", action="append", default=[], help="result CSVs (method,model,length,...)")
     p.add_argument("--llama-bench")
+    p.add_argument("--batched-bench", help="bench_baselines.py's llama-batched-bench CSV")
     p.add_argument("--command", required=True)
     p.add_argument("--title", default="passkey retrieval")
     p.add_argument("--readme", default="README.md")
@@ -110,6 +125,7 @@ def main():
     args = p.parse_args()
     rows = [r for path in args.csv for r in read_rows(path)]
     pps, tg = llama_bench_rates(args.llama_bench)
+    batched = batched_rate(args.batched_bench)
     models = sorted({r["model"] for r in rows})
     png = f"bench/results/{args.name}.png"
     plot(rows, png, f"{args.title} ({', '.join(models)})")
@@ -118,7 +134,9 @@ def main():
             "llama-bench on the same llama.cpp build, model and threads, same run: "
             + ", ".join(f"pp{n} {rate:.1f}" for n, rate in sorted(pps.items())) + f", tg128 {tg:.1f} tok/s."
             if pps else "llama-bench: not run.",
-            "", table(rows, pps, tg), "", f"![accuracy versus length]({png})", "",
+            *([f"llama-batched-bench, same run: {batched[0]} sequences of {batched[1]} tokens in one batch, one KV "
+               f"stream each (the shape of a wave of chunks): {batched[2]:.1f} tok/s."] if batched else []),
+            "", table(rows, pps, tg, batched), "", f"![accuracy versus length]({png})", "",
             f"Reproduce: `{args.command}`" + (f" ({args.note})" if args.note else "")]
     block = "\n".join(text)
     with open(f"bench/results/{args.name}.md", "w") as fh:

@@ -9,7 +9,7 @@
 # the crate's. Nothing here is committed: sources are cached in build/llama-src/, binaries go to
 # build/tools/ (both under the ignored /build).
 #
-#   scripts/build-llama-tools.sh              # all tools: llama-simple, llama-bench, llama-passkey
+#   scripts/build-llama-tools.sh              # all tools: llama-simple, llama-bench, llama-passkey, llama-batched-bench
 #   scripts/build-llama-tools.sh simple       # just one
 #
 # Environment:
@@ -159,7 +159,17 @@ build_passkey() {
     -o "$tools/llama-passkey"
 }
 
-ALL_TOOLS=(simple bench passkey)
+# llama-batched-bench (tools/batched-bench): prompt processing of several sequences in one batch,
+# llama.cpp's own measure of the parallel prefill that the chunk pass does.
+build_batched() {
+  locate_common_build
+  log "compiling $tools/llama-batched-bench"
+  "$CXX" "${CXXFLAGS[@]}" "$src/tools/batched-bench/batched-bench.cpp" "$src/tools/batched-bench/main.cpp" \
+    "${INC_COMMON[@]}" "${LIBS_COMMON[@]}" \
+    -o "$tools/llama-batched-bench"
+}
+
+ALL_TOOLS=(simple bench passkey batched)
 
 main() {
   local want=("$@")

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::math::BestK;
+use super::math::{BestK, reading_order};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
 use super::{Job, ProgressCounter};
 use crate::error::Result;
@@ -16,14 +16,15 @@ use crate::params::GenerateParams;
 /// Focus, then attend: score every chunk (split KV, each chunk attends only to itself; see
 /// [`Finished::score`]), keep the `top_chunks` best, then answer in a fresh single-sequence
 /// context from `[prefix][chunk a][chunk b]...[local]`, the best chunk last, right before the
-/// question. Each kept chunk sees the ones before it, as in a normal reading.
+/// question. Each kept chunk sees the ones before it, as in a normal reading. Kept chunks
+/// that are neighbours in the document are read in document order ([`reading_order`]).
 ///
 /// Order matters to a small model. On six depths of the 32K needle in prose that document
 /// order missed, the needle's chunk was kept every time, yet SmolLM2-135M answered a wrong
 /// number or restated the question in five; with that chunk placed last, all six answers
 /// held the number.
 ///
-/// The first kept chunk is not decoded again: its `[prefix][chunk]` KV, saved from the scan
+/// The chunk read first is not decoded again: its `[prefix][chunk]` KV, saved from the scan
 /// when it entered the top and rewritten to a single-stream layout, is exactly what decoding
 /// it first in the answer context would produce. The other kept chunks are re-read after
 /// it (`(top_chunks - 1) * chunk_len` tokens, a constant per question). Attending to their
@@ -58,10 +59,10 @@ pub(crate) fn focus_then_attend(
             Ok(())
         })?;
     } // the scan's KV is released before the answer's is allocated
-    let kept = best.into_sorted_worst_first();
+    let kept = reading_order(best.into_sorted_worst_first());
     let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
-    // Only the first kept chunk's state (the lowest-ranked) is used; the others are freed
-    // before the answer's context is allocated.
+    // Only the state of the chunk read first is used; the others are freed before the
+    // answer's context is allocated.
     let first_state = kept.into_iter().next().and_then(|(_, state)| state);
     let chunk_tokens: usize = selected.iter().map(|&c| job.plan.chunks[c].len()).sum();
     let prefix = job.input.prefix.len();

@@ -78,6 +78,29 @@ impl<T> BestK<T> {
     }
 }
 
+/// Orders kept chunks for reading, given them ranked worst first as (chunk index, value).
+/// Chunks that follow each other in the document form one passage, read in document order,
+/// so a sentence that a chunk boundary cut reads whole again; passages keep the rank of their
+/// best chunk, worst first, so the best passage sits right before the question.
+pub fn reading_order<T>(ranked_worst_first: Vec<(usize, T)>) -> Vec<(usize, T)> {
+    let mut entries: Vec<(usize, usize, T)> =
+        ranked_worst_first.into_iter().enumerate().map(|(rank, (chunk, value))| (chunk, rank, value)).collect();
+    entries.sort_by_key(|e| e.0);
+    // (rank of the passage's best chunk, its chunks in document order)
+    let mut passages: Vec<(usize, Vec<(usize, T)>)> = Vec::new();
+    for (chunk, rank, value) in entries {
+        match passages.last_mut() {
+            Some((best, members)) if members.last().is_some_and(|m| m.0 + 1 == chunk) => {
+                *best = (*best).max(rank);
+                members.push((chunk, value));
+            }
+            _ => passages.push((rank, vec![(chunk, value)])),
+        }
+    }
+    passages.sort_by_key(|p| p.0);
+    passages.into_iter().flat_map(|p| p.1).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +145,25 @@ mod tests {
         assert_eq!(order, vec![0, 3, 1]);
         assert_eq!(argmin(&[3.0, 1.0, 1.0]), Some(1));
         assert_eq!(argmin(&[]), None);
+    }
+
+    fn order(ranked_worst_first: &[usize]) -> Vec<usize> {
+        reading_order(ranked_worst_first.iter().map(|&c| (c, ())).collect()).into_iter().map(|(c, _)| c).collect()
+    }
+
+    #[test]
+    fn reading_order_keeps_the_best_last_and_neighbours_in_document_order() {
+        // Apart: worst first, best last.
+        assert_eq!(order(&[9, 5]), vec![9, 5]);
+        assert_eq!(order(&[5, 9]), vec![5, 9]);
+        // Neighbours are one passage in document order, wherever the best one is.
+        assert_eq!(order(&[64, 63]), vec![63, 64]);
+        assert_eq!(order(&[63, 64]), vec![63, 64]);
+        // A passage ranks as its best chunk.
+        assert_eq!(order(&[2, 7, 3]), vec![7, 2, 3]);
+        assert_eq!(order(&[7, 3, 2]), vec![7, 2, 3]);
+        assert_eq!(order(&[2, 3, 7]), vec![2, 3, 7]);
+        assert_eq!(order(&[4, 6, 5]), vec![4, 5, 6]);
+        assert_eq!(order(&[]), Vec::<usize>::new());
     }
 }

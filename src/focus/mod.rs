@@ -56,7 +56,8 @@ pub struct AskStats {
     pub chunks: usize,
     pub waves: usize,
     /// Chunks whose content reached the answer, for Focus and LogitFusion: Focus lists them
-    /// in the order they were read (the best-scoring last), LogitFusion in document order.
+    /// in the order they were read (the best-scoring last, neighbours in the document in
+    /// document order), LogitFusion in document order.
     pub selected_chunks: Vec<usize>,
     /// Wall time from the call (tokenization included) until the first answer token could be
     /// sampled: the time to first token.
