@@ -49,7 +49,7 @@ esac
 
 scripts/fetch-models.sh all >&2
 cargo build --release --quiet --bin focusllm
-scripts/build-llama-tools.sh passkey bench >&2
+scripts/build-llama-tools.sh passkey bench batched >&2
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib
 
 # The exact command, settings spelled out, for the report's "Reproduce" line.
@@ -63,14 +63,18 @@ mkdir -p "$out"
 passkey_csv=$out/$name-passkey.csv
 needle_csv=$out/$name-needle.csv
 bench_csv=$out/$name-llama-bench.csv
-rm -f "$passkey_csv" "$needle_csv" "$bench_csv"
+batched_csv=$out/$name-batched-bench.csv
+rm -f "$passkey_csv" "$needle_csv" "$bench_csv" "$batched_csv"
 bin=target/release/focusllm
 truncated_flag=()
 [ "$truncated" = 1 ] && truncated_flag=(--truncated)
 
-echo "== llama-bench (throughput yardstick)" >&2
+# The yardsticks: llama-bench's pp512/pp2048/tg128, and llama-batched-bench decoding 4 sequences of
+# 512 tokens in one batch with one KV stream each, the shape of a wave of focus's default chunks.
+echo "== llama-bench and llama-batched-bench (throughput yardsticks)" >&2
 python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads "$threads" \
-  --bench build/tools/llama-bench --bench-csv "$bench_csv"
+  --bench build/tools/llama-bench --bench-csv "$bench_csv" \
+  --batched build/tools/llama-batched-bench --batched-csv "$batched_csv" --wave 4 --chunk 512
 
 if [ -n "$lengths" ]; then
   echo "== focusllm passkey" >&2
@@ -93,9 +97,9 @@ fi
 
 if [ -f "$passkey_csv" ]; then
   python3 scripts/bench_report.py --name "$name" --csv "$passkey_csv" --llama-bench "$bench_csv" \
-    --title "passkey retrieval" --command "$command"
+    --batched-bench "$batched_csv" --title "passkey retrieval" --command "$command"
 fi
 if [ -f "$needle_csv" ]; then
   python3 scripts/bench_report.py --name "$name-needle" --csv "$needle_csv" --llama-bench "$bench_csv" \
-    --title "needle in prose" --command "$command"
+    --batched-bench "$batched_csv" --title "needle in prose" --command "$command"
 fi
