@@ -205,7 +205,12 @@ fn build_case(
 /// document, question and answer fit `window`, so the session runs it as plain generation;
 /// `None` when the whole document fits. The cut text is re-tokenized, which may merge tokens
 /// differently: it is shortened until it fits.
-fn truncate_case(case: &Case, model: &Model, window: usize, max_tokens: usize) -> Result<Option<Case>, String> {
+pub(crate) fn truncate_case(
+    case: &Case,
+    model: &Model,
+    window: usize,
+    max_tokens: usize,
+) -> Result<Option<Case>, String> {
     let tokens = |text: &str| model.tokenize(text, false, false).map_err(|e| e.to_string());
     let fixed = tokens(&case.question)?.len() + max_tokens + 2; // + BOS and a "\n\n" join
     let document = tokens(&case.document)?;

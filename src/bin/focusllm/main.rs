@@ -12,6 +12,7 @@ mod ask;
 mod bench;
 mod docbench;
 mod progress;
+mod ruler;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ enum Command {
     Ingest(ask::IngestArgs),
     /// Run the long-context retrieval benchmark (passkey or needle in prose).
     Passkey(bench::BenchArgs),
+    /// Run the RULER-style suite: needles among look-alikes, variable tracking, common words, QA.
+    Ruler(ruler::RulerArgs),
     /// Measure processed documents: questions with and without the document cache.
     DocumentBench(docbench::DocumentBenchArgs),
     /// Count the tokens of a text or file (loads only the vocabulary).
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ask::run_ingest(args),
         Command::Passkey(args) => bench::run(args),
         Command::DocumentBench(args) => docbench::run(args),
+        Command::Ruler(args) => ruler::run(args),
         Command::Tokens(args) => run_tokens(args),
     };
     match result {
