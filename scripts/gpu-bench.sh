@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The GPU benchmark: focusllm's passkey retrieval at 128K and 1M tokens with every layer on the
+# GPU, recording accuracy, time, prefill and generation tokens/s, peak host RSS and peak VRAM,
+# beside llama.cpp's own llama-bench on the same GPU as a yardstick.
+#
+# On any machine with an NVIDIA GPU and a CUDA build of focusllm:
+#   cargo build --release --features cuda
+#   scripts/gpu-bench.sh
+# On the lent GPU machine, scripts/gpu-device.sh runs it with a prebuilt binary.
+#
+# Environment (all optional):
+#   FOCUSLLM      the binary [target/release/focusllm]
+#   MODEL         the GGUF [models/SmolLM2-135M-Instruct.Q4_1.gguf]
+#   RESULTS       output folder [$OUT when set, else bench/results/gpu-<UTC date>]
+#   RUNS          "LENGTH:DEPTHS ..." passkey runs, in order [131072:5 1048576:3]
+#   GPU_LAYERS    --gpu-layers [999: all]
+#   RUN_TIMEOUT   seconds allowed to one RUNS entry; rows finished before it are kept [600]
+#   PASSKEY_ARGS  more `focusllm passkey` options, e.g. "--wave-size 16"
+#   LLAMA_BENCH   a llama-bench built against the same llama.cpp (skipped when empty)
+#
+# Output in RESULTS: gpu-bench.log (everything), passkey.csv (one row per case, focusllm's
+# columns), vram.csv (one row per RUNS entry: baseline and peak memory.used, wall time),
+# vram-<length>.csv (nvidia-smi samples every 100 ms), llama-bench.md, sanity.log (llama.cpp's
+# log of a short generation: the device and the offloaded layers).
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+FOCUSLLM=${FOCUSLLM:-$repo/target/release/focusllm}
+MODEL=${MODEL:-$repo/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+RESULTS=${RESULTS:-${OUT:-$repo/bench/results/gpu-$(date -u +%Y%m%d-%H%M)}}
+RUNS=${RUNS:-131072:5 1048576:3}
+GPU_LAYERS=${GPU_LAYERS:-999}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+PASSKEY_ARGS=${PASSKEY_ARGS:-}
+LLAMA_BENCH=${LLAMA_BENCH:-}
+
+stamp() { date -u +%H:%M:%S; }
+fail() { echo "gpu-bench: $*"; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+main() {
+  [ -x "$FOCUSLLM" ] || fail "no focusllm binary at $FOCUSLLM (cargo build --release --features cuda)"
+  [ -f "$MODEL" ] || fail "no model at $MODEL"
+  command -v nvidia-smi >/dev/null || echo "gpu-bench: no nvidia-smi: VRAM is not recorded"
+
+  vram_used() { nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -n1 | tr -d ' '; }
+
+  echo "== gpu-bench $(date -u +%FT%TZ)"
+  echo "binary: $FOCUSLLM ($("$FOCUSLLM" --version 2>&1))"
+  echo "model:  $MODEL"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>/dev/null
+  echo "cpu:    $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+  # 1. Is it on the GPU? llama.cpp's own log says which device and how many layers it offloaded.
+  echo "== sanity $(stamp): generate with --gpu-layers $GPU_LAYERS"
+  "$FOCUSLLM" -v generate --gpu-layers "$GPU_LAYERS" -n 24 -m "$MODEL" "The capital of France is" \
+    >"$RESULTS/sanity.txt" 2>"$RESULTS/sanity.log"
+  echo "exit $?; output: $(tr '\n' ' ' <"$RESULTS/sanity.txt")"
+  grep -E "CUDA|offload|using device|ggml_cuda|tok/s" "$RESULTS/sanity.log" | grep -v "^\s*$" | head -n 12
+  if ! grep -qE "offloaded [1-9][0-9]*/[0-9]+ layers to GPU" "$RESULTS/sanity.log"; then
+    echo "gpu-bench: WARNING: llama.cpp reports no layer offloaded to a GPU: the numbers below are CPU numbers"
+  fi
+
+  # 2. The yardstick: llama.cpp's prompt processing (pp) and generation (tg) rates on this GPU.
+  if [ -n "$LLAMA_BENCH" ]; then
+    echo "== llama-bench $(stamp)"
+    # Batch sizes are llama-bench's defaults (-b 2048 -ub 512), the same as focusllm's contexts.
+    "$LLAMA_BENCH" -m "$MODEL" -ngl "$GPU_LAYERS" -fa 1 -p 512,4096 -n 128 -r 3 -o md \
+      >"$RESULTS/llama-bench.md" 2>"$RESULTS/llama-bench.log" \
+      && cat "$RESULTS/llama-bench.md" \
+      || { echo "llama-bench failed:"; tail -n 5 "$RESULTS/llama-bench.log"; }
+  fi
+
+  # 3. The passkey runs, each with an nvidia-smi sampler for its peak VRAM.
+  [ -f "$RESULTS/vram.csv" ] || echo "length,depths,exit,wall_s,vram_baseline_mib,vram_peak_mib,vram_peak_minus_baseline_mib" >"$RESULTS/vram.csv"
+  for run in $RUNS; do
+    length=${run%%:*} depths=${run##*:}
+    echo "== passkey $(stamp): $length tokens, $depths depths"
+    baseline=$(vram_used)
+    sampler=
+    if command -v nvidia-smi >/dev/null; then
+      nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader,nounits -lms 100 \
+        >"$RESULTS/vram-$length.csv" 2>/dev/null &
+      sampler=$!
+    fi
+    t0=$(now_ms)
+    # shellcheck disable=SC2086 # PASSKEY_ARGS is a list of options
+    timeout "$RUN_TIMEOUT" "$FOCUSLLM" passkey -m "$MODEL" --gpu-layers "$GPU_LAYERS" --lengths "$length" \
+      --depths "$depths" --csv "$RESULTS/passkey.csv" $PASSKEY_ARGS
+    status=$?
+    wall_ms=$(( $(now_ms) - t0 ))
+    [ -n "$sampler" ] && { kill "$sampler"; wait "$sampler" 2>/dev/null; }
+    peak=$(awk -F, '$2 + 0 > max { max = $2 + 0 } END { print max + 0 }' "$RESULTS/vram-$length.csv" 2>/dev/null)
+    [ $status -eq 124 ] && echo "gpu-bench: $length stopped after RUN_TIMEOUT=$RUN_TIMEOUT s; the rows finished before are in passkey.csv"
+    echo "$length tokens: exit $status, $(( wall_ms / 1000 )) s, VRAM baseline ${baseline:-?} MiB, peak ${peak:-?} MiB"
+    echo "$length,$depths,$status,$(( wall_ms / 1000 )).$(printf %03d $(( wall_ms % 1000 ))),${baseline:-},${peak:-},$(( ${peak:-0} - ${baseline:-0} ))" >>"$RESULTS/vram.csv"
+  done
+
+  echo "== done $(stamp): results in $RESULTS"
+  cat "$RESULTS/vram.csv"
+}
+
+mkdir -p "$RESULTS"
+main 2>&1 | tee -a "$RESULTS/gpu-bench.log"
+exit "${PIPESTATUS[0]}"
