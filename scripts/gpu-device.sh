@@ -17,7 +17,7 @@
 # for a same-run yardstick.
 #
 # Payloads (DIR/stage1 and DIR/stage2, each under the 64 MiB a call may carry with the tree):
-#   stage1/llama-src.tar.xz   the crate's llama.cpp (no docs, models, tests, examples) + llama-bench
+#   stage1/llama-src.tar.gz   the crate's llama.cpp (no docs, models, tests, examples) + llama-bench
 #   stage1/model.part-a       the model's first MODEL_SPLIT_MIB MiB
 #   stage2/model.part-b       the rest of the model
 #   stage2/focusllm           the binary (shared llama.cpp), stage2/needed.txt its NEEDED list
@@ -34,7 +34,7 @@
 #   WORK               build/run: work folder on the GPU machine (default /root/focusllm-gpu)
 #   OUT                build/run: where logs and results go (the device tool's $OUT; default
 #                      WORK/out)
-#   GPU_BENCH_ARGS     run: extra environment for scripts/gpu-bench.sh, e.g. "LENGTHS=131072"
+#   RUNS, RUN_TIMEOUT, PASSKEY_ARGS   run: passed on to scripts/gpu-bench.sh
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,7 +112,7 @@ pack() {
   mkdir -p "$tmp/llama.cpp/tools"
   (cd "$llama" && cp -a CMakeLists.txt LICENSE cmake common ggml include src vendor "$tmp/llama.cpp/")
   cp -a "$bench" "$tmp/llama.cpp/tools/llama-bench"
-  tar -C "$tmp" -cJf "$s1/llama-src.tar.xz" llama.cpp
+  tar -C "$tmp" -czf "$s1/llama-src.tar.gz" llama.cpp
   rm -rf "$tmp"
 
   head -c $((MODEL_SPLIT_MIB * 1024 * 1024)) "$model" >"$s1/model.part-a"
@@ -156,7 +156,7 @@ build() {
   [ -f "$dir/stage1/model.part-a" ] || { echo "STAGE 1 FAILED: $dir/stage1/model.part-a missing (carry $dir/stage1)"; exit 1; }
   cp "$dir/stage1/model.part-a" "$WORK/model.part-a"
   rm -rf "$WORK/llama.cpp" "$WORK/build"
-  tar -C "$WORK" -xJf "$dir/stage1/llama-src.tar.xz" || { echo "STAGE 1 FAILED: cannot unpack the sources"; exit 1; }
+  tar -C "$WORK" -xzf "$dir/stage1/llama-src.tar.gz" || { echo "STAGE 1 FAILED: cannot unpack the sources"; exit 1; }
   src=$WORK/llama.cpp bld=$WORK/build
 
   # The options llama-cpp-sys-2 0.1.161's build.rs sets (its defaults: no common, no OpenMP,
@@ -226,6 +226,7 @@ build() {
 
 run() {
   local out=${OUT:-$WORK/out} lib libs=$WORK/build/bin
+  mkdir -p "$out"
   echo "== stage 2 (run) $(stamp)"
   [ -f "$WORK/stage1.ok" ] || { echo "STAGE 2 FAILED: no finished stage 1 in $WORK (the machine was not warm, or stage 1 failed)"; exit 1; }
   [ -f "$dir/stage2/model.part-b" ] || { echo "STAGE 2 FAILED: $dir/stage2/model.part-b missing (carry $dir/stage2)"; exit 1; }
@@ -238,12 +239,13 @@ run() {
   for lib in $(cat "$dir/stage2/needed.txt"); do
     case $lib in lib*llama*|libggml*) [ -e "$libs/$lib" ] || { echo "STAGE 2 FAILED: the binary needs $lib, not built"; exit 1; } ;; esac
   done
-  LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$WORK/focusllm" >"$out/ldd.txt" 2>&1
-  grep -E "llama|ggml|not found|cuda|cublas" "$out/ldd.txt"
-  ! grep -q "not found" "$out/ldd.txt" || { echo "STAGE 2 FAILED: a library the binary needs is not found (ldd above)"; exit 1; }
+  local deps
+  deps=$(LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$WORK/focusllm" 2>&1)
+  grep -E "llama|ggml|not found|cuda|cublas" <<<"$deps"
+  ! grep -q "not found" <<<"$deps" || { echo "STAGE 2 FAILED: a library the binary needs is not found (ldd above)"; exit 1; }
   env LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FOCUSLLM="$WORK/focusllm" \
     MODEL="$WORK/$MODEL_FILE" RESULTS="$out" LLAMA_BENCH="$( [ -x "$WORK/llama-bench" ] && echo "$WORK/llama-bench")" \
-    ${GPU_BENCH_ARGS:-} bash "$repo/scripts/gpu-bench.sh"
+    bash "$repo/scripts/gpu-bench.sh"
 }
 
 # build and run log to OUT as well as to the terminal (the device tool returns the tail).
@@ -257,6 +259,6 @@ logged() {
 case $cmd in
   pack) pack ;;
   build) logged build stage1.log ;;
-  run) logged run stage2.log ;;
+  run) run ;; # gpu-bench.sh writes its own log (OUT takes back at most 8 files)
   *) die "usage: $0 pack|build|run [DIR]" ;;
 esac
