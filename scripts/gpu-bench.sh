@@ -19,6 +19,7 @@
 #   RUN_TIMEOUT   seconds allowed to one RUNS entry; rows finished before it are kept [600]
 #   PASSKEY_ARGS  more `focusllm passkey` options for every run
 #   LLAMA_BENCH   a llama-bench built against the same llama.cpp (skipped when empty)
+#   LLAMA_BENCH_ARGS  its tests [-p 512,4096 -n 128 -r 3]
 #
 # Output in RESULTS, few files (the lent GPU machine returns at most 8): gpu-bench.log
 # (everything, llama-bench's table too), sanity.log (llama.cpp's log of a short generation: the
@@ -36,6 +37,7 @@ GPU_LAYERS=${GPU_LAYERS:-999}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 PASSKEY_ARGS=${PASSKEY_ARGS:-}
 LLAMA_BENCH=${LLAMA_BENCH:-}
+LLAMA_BENCH_ARGS=${LLAMA_BENCH_ARGS:--p 512,4096 -n 128 -r 3}
 
 stamp() { date -u +%H:%M:%S; }
 fail() { echo "gpu-bench: $*"; exit 1; }
@@ -59,16 +61,20 @@ main() {
   "$FOCUSLLM" -v generate --gpu-layers "$GPU_LAYERS" -n 24 -m "$MODEL" "The capital of France is" \
     >"$scratch/sanity.txt" 2>"$RESULTS/sanity.log"
   echo "exit $?; output: $(tr '\n' ' ' <"$scratch/sanity.txt")"
-  grep -E "CUDA|offload|using device|ggml_cuda|tok/s" "$RESULTS/sanity.log" | grep -v "^\s*$" | head -n 12
-  if ! grep -qE "offloaded [1-9][0-9]*/[0-9]+ layers to GPU" "$RESULTS/sanity.log"; then
-    echo "gpu-bench: WARNING: llama.cpp reports no layer offloaded to a GPU: the numbers below are CPU numbers"
+  grep -E "ggml_cuda_init|Device [0-9]+:|offloaded|using device|tok/s" "$RESULTS/sanity.log" | head -n 8
+  local on_gpu
+  on_gpu=$(grep -cE "layer +[0-9]+ assigned to device (CUDA|Metal|GPU)" "$RESULTS/sanity.log")
+  echo "layers assigned to a GPU device: $on_gpu"
+  if [ "$on_gpu" -eq 0 ] && ! grep -qE "offloaded [1-9][0-9]*/[0-9]+ layers to GPU" "$RESULTS/sanity.log"; then
+    echo "gpu-bench: WARNING: llama.cpp put no layer on a GPU: the numbers below are CPU numbers"
   fi
 
   # 2. The yardstick: llama.cpp's prompt processing (pp) and generation (tg) rates on this GPU.
   if [ -n "$LLAMA_BENCH" ]; then
     echo "== llama-bench $(stamp)"
     # Batch sizes are llama-bench's defaults (-b 2048 -ub 512), the same as focusllm's contexts.
-    "$LLAMA_BENCH" -m "$MODEL" -ngl "$GPU_LAYERS" -fa 1 -p 512,4096 -n 128 -r 3 -o md \
+    # shellcheck disable=SC2086 # a list of options
+    "$LLAMA_BENCH" -m "$MODEL" -ngl "$GPU_LAYERS" -fa 1 $LLAMA_BENCH_ARGS -o md \
       2>"$scratch/llama-bench.log" || { echo "llama-bench failed:"; tail -n 5 "$scratch/llama-bench.log"; }
   fi
 
