@@ -76,9 +76,9 @@
  * The numbers never change: new statuses get new numbers, retired ones are not reused. A
  * program should treat an unknown non-zero value as a failure.
  */
-enum focusllm_status
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_status : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     /**
@@ -184,9 +184,9 @@ typedef int32_t focusllm_status;
 /**
  * Severity of a log line.
  */
-enum focusllm_log_level
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_log_level : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     FOCUSLLM_LOG_LEVEL_DEBUG = 1,
@@ -205,9 +205,9 @@ typedef int32_t focusllm_log_level;
 /**
  * Why generation ended.
  */
-enum focusllm_finish_reason
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_finish_reason : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     /**
