@@ -141,7 +141,10 @@ fn untag_sized_enums_before_c23(text: &str) -> Result<String, String> {
         let name = lines[i].strip_prefix("enum ").filter(|name| !name.contains(' '));
         match (name, lines.get(i + 1), lines.get(i + 2)) {
             (Some(name), Some(&condition), Some(size)) if condition == CONDITION => {
-                let prim = size.trim().strip_prefix(": ").ok_or_else(|| format!("enum {name}: no size after `{CONDITION}`"))?;
+                let prim = size
+                    .trim()
+                    .strip_prefix(": ")
+                    .ok_or_else(|| format!("enum {name}: no size after `{CONDITION}`"))?;
                 out.push("enum".to_string());
                 out.push(condition.to_string());
                 out.push(format!("  {name} : {prim}"));
