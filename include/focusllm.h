@@ -47,9 +47,10 @@
  * Versions: FOCUSLLM_ABI_VERSION (this header) must equal focusllm_abi_version() (the
  *   library); check it at startup.
  *
- * Linking: see "Linking from C" in README.md (static: libfocusllm.a plus
- *   -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc; shared: -lfocusllm, which exports
- *   only focusllm_* symbols).
+ * Linking: after scripts/install.sh, `pkg-config --cflags --libs focusllm` (shared library
+ *   libfocusllm.so.<ABI version>, which exports only focusllm_* symbols), `pkg-config --static`
+ *   against an install made with --static-only, or CMake's find_package(focusllm); see
+ *   "Linking from C" in README.md. C++17: focusllm.hpp wraps this header.
  */
 
 #ifndef FOCUSLLM_H

@@ -147,8 +147,9 @@ step "README.md: the install command, as written (HOME=$WORK/home)"
 mkdir -p "$WORK/home"
 python3 "$CONSUMERS/snippet.py" "$ROOT/README.md" install --raw | tee "$WORK/install.sh"
 # The snippet runs from the repository root, as the README's commands do.
-(cd "$ROOT" && HOME=$WORK/home bash -euo pipefail -c ". '$WORK/install.sh'; env | grep -E '^(PKG_CONFIG_PATH|CMAKE_PREFIX_PATH)='" \
-    >"$WORK/readme-env") || fail "README's install command"
+(cd "$ROOT" && HOME=$WORK/home bash -euo pipefail -c \
+    ". '$WORK/install.sh'; env | grep -E '^(PKG_CONFIG_PATH|CMAKE_PREFIX_PATH)=' >'$WORK/readme-env'") ||
+    fail "README's install command"
 cat "$WORK/readme-env"
 while IFS='=' read -r name value; do export "$name=$value"; done <"$WORK/readme-env"
 [ -f "$WORK/home/.local/lib/pkgconfig/focusllm.pc" ] || fail "README's install command installed no focusllm.pc"
