@@ -84,14 +84,16 @@ remove_installed() {
             removed=$((removed + 1))
         fi
     done < <(installed_paths)
-    # Folders this script made and left empty (never the prefix itself).
+    echo "$removed focusllm paths removed under $destdir$prefix"
+    # Folders left empty, in a prefix of its own (the system's /usr and /usr/local keep their
+    # standard folders; the prefix itself always stays).
     local dir
+    case $destdir$prefix in /usr | /usr/local) return 0 ;; esac
     for dir in "$destdir$libdir/pkgconfig" "$destdir$libdir/cmake" "$destdir$libdir" "$destdir$includedir"; do
         if [ "$dir" != "$destdir$prefix" ] && [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then
             rmdir "$dir"
         fi
     done
-    echo "$removed focusllm paths removed under $destdir$prefix"
 }
 
 if [ "$uninstall" = 1 ]; then
