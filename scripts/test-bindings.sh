@@ -381,9 +381,10 @@ swift_package() {
 header_enum_names() {
     local text tags typedefs clash
     text=$(clang -std=c11 -E -P "$HEADER")
-    tags=$(echo "$text" | grep -oE '\benum +[A-Za-z_][A-Za-z0-9_]*' | awk '{print $2}' | sort -u)
+    # focusllm's own names (the system headers it includes are not ours to judge).
+    tags=$(echo "$text" | { grep -oE '\benum +focusllm_[A-Za-z0-9_]*' || true; } | awk '{print $2}' | sort -u)
     typedefs=$(echo "$text" | grep -E '^typedef ' | grep -vE '^typedef (enum|struct) ' |
-        sed -nE 's/.*[ *]([A-Za-z_][A-Za-z0-9_]*);$/\1/p' | sort -u)
+        sed -nE 's/.*[ *](focusllm_[A-Za-z0-9_]*);$/\1/p' | sort -u)
     [ -n "$typedefs" ]
     clash=$(comm -12 <(echo "$tags") <(echo "$typedefs"))
     if [ -n "$clash" ]; then
