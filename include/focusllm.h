@@ -47,9 +47,10 @@
  * Versions: FOCUSLLM_ABI_VERSION (this header) must equal focusllm_abi_version() (the
  *   library); check it at startup.
  *
- * Linking: see "Linking from C" in README.md (static: libfocusllm.a plus
- *   -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc; shared: -lfocusllm, which exports
- *   only focusllm_* symbols).
+ * Linking: after scripts/install.sh, `pkg-config --cflags --libs focusllm` (shared library
+ *   libfocusllm.so.<ABI version>, which exports only focusllm_* symbols), `pkg-config --static`
+ *   against an install made with --static-only, or CMake's find_package(focusllm); see
+ *   "Linking from C" in README.md. C++17: focusllm.hpp wraps this header.
  */
 
 #ifndef FOCUSLLM_H
@@ -76,9 +77,9 @@
  * The numbers never change: new statuses get new numbers, retired ones are not reused. A
  * program should treat an unknown non-zero value as a failure.
  */
-enum focusllm_status
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_status : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     /**
@@ -184,9 +185,9 @@ typedef int32_t focusllm_status;
 /**
  * Severity of a log line.
  */
-enum focusllm_log_level
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_log_level : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     FOCUSLLM_LOG_LEVEL_DEBUG = 1,
@@ -205,9 +206,9 @@ typedef int32_t focusllm_log_level;
 /**
  * Why generation ended.
  */
-enum focusllm_finish_reason
+enum
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
+  focusllm_finish_reason : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     /**

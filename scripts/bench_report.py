@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns benchmark CSVs into markdown tables (and an accuracy-versus-length plot) and writes them
-into README.md between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers.
+into bench/README.md between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` markers.
 
   scripts/bench_report.py --name quick --passkey bench/results/passkey-quick.csv \
       --llama-bench bench/results/llama-bench-quick.csv --command "scripts/bench-longctx.sh quick"
@@ -120,7 +120,7 @@ def main():
     p.add_argument("--batched-bench", help="bench_baselines.py's llama-batched-bench CSV")
     p.add_argument("--command", required=True)
     p.add_argument("--title", default="passkey retrieval")
-    p.add_argument("--readme", default="README.md")
+    p.add_argument("--readme", default="bench/README.md")
     p.add_argument("--note", default="", help="a sentence about the run (load, settings)")
     args = p.parse_args()
     rows = [r for path in args.csv for r in read_rows(path)]
@@ -136,7 +136,9 @@ def main():
             if pps else "llama-bench: not run.",
             *([f"llama-batched-bench, same run: {batched[0]} sequences of {batched[1]} tokens in one batch, one KV "
                f"stream each (the shape of a wave of chunks): {batched[2]:.1f} tok/s."] if batched else []),
-            "", table(rows, pps, tg, batched), "", f"![accuracy versus length]({png})", "",
+            "", table(rows, pps, tg, batched), "",
+            # The plot, linked relative to the Markdown file the block goes into.
+            f"![accuracy versus length]({os.path.relpath(png, os.path.dirname(args.readme) or '.')})", "",
             f"Reproduce: `{args.command}`" + (f" ({args.note})" if args.note else "")]
     block = "\n".join(text)
     with open(f"bench/results/{args.name}.md", "w") as fh:

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Checks of the language bindings in bindings/:
-#   Go    (bindings/go):    go vet, gofmt, and go test -race against the real model (static
-#                           link), plus a short run linked against the shared library.
-#   Swift (bindings/swift): what can be checked without a Swift toolchain (none installs on
-#                           Debian): the module map builds as a Clang module and imports; the
-#                           header is strict C99/C11/C++11; every Swift file parses
+# Checks of the language bindings in bindings/, built against an install of the library
+# (scripts/install.sh into temporary prefixes: nothing links target/ of this checkout):
+#   Go    (bindings/go):    go vet, gofmt, and go test -race against the real model through
+#                           pkg-config (shared library), a short run linked statically
+#                           (-tags focusllm_static, against a --static-only install); a Go
+#                           module outside the repository (tests/consumers/go) that requires
+#                           the binding by its module path, and README.md's Go snippet, each
+#                           built and run with only PKG_CONFIG_PATH pointing at the install.
+#   Swift (the root Package.swift, bindings/swift): what can be checked without a Swift
+#                           toolchain (none installs on Debian): the module map builds as a
+#                           Clang module and imports with the header found through pkg-config;
+#                           the header is strict C99/C11/C++11; no enum tag shares a typedef's
+#                           name; every Swift file and README.md's Swift snippet parse
 #                           (tree-sitter-swift); the C names the Swift code uses exist.
 # The Swift code itself is never compiled or run here (see bindings/swift/README.md).
 #
@@ -45,9 +52,18 @@ apt_install() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-step "library: cargo build --release --lib"
-cargo build --release --lib
-ls -l target/release/libfocusllm.a target/release/libfocusllm.so
+MODEL=${FOCUSLLM_MODELS_DIR:-$ROOT/models}/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+INSTALLS=$(mktemp -d "${TMPDIR:-/tmp}/focusllm-bindings.XXXXXX")
+trap 'rm -rf "$INSTALLS"' EXIT
+PREFIX=$INSTALLS/prefix
+STATIC_PREFIX=$INSTALLS/static
+step "library: scripts/install.sh into $PREFIX, and --static-only into $STATIC_PREFIX"
+scripts/install.sh --prefix "$PREFIX" | tail -n 9
+scripts/install.sh --static-only --prefix "$STATIC_PREFIX" >/dev/null
+# Nothing from the developer's environment may point a build at the checkout.
+unset LD_LIBRARY_PATH CGO_CFLAGS CGO_LDFLAGS
+export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
 
 # ---------------------------------------------------------------------------------- Go ----
 export PATH="/usr/local/go/bin:$PATH"
@@ -74,14 +90,28 @@ go_toolchain() {
 
 go_vet() {
     cd bindings/go
+    if grep -n 'SRCDIR\|target/' ./*.go; then
+        echo "the cgo lines must find the library through pkg-config, not the checkout" >&2
+        return 1
+    fi
     go vet ./...
-    go vet -tags focusllm_shared ./...
+    PKG_CONFIG_PATH=$STATIC_PREFIX/lib/pkgconfig go vet -tags focusllm_static ./...
     local unformatted
-    unformatted=$(gofmt -l .)
+    unformatted=$(gofmt -l . "$ROOT/tests/consumers/go")
     if [ -n "$unformatted" ]; then
         echo "gofmt would change: $unformatted" >&2
         return 1
     fi
+}
+
+# Fails unless the program loads libfocusllm.so.1 (shared) or no libfocusllm (static).
+expect_link() {
+    local kind=$1 program=$2 needed
+    needed=$(readelf -d "$program" | sed -n 's/.*(NEEDED).*\[\(libfocusllm[^]]*\)\]/\1/p')
+    case $kind:$needed in
+        shared:libfocusllm.so.1 | static:) echo "$program: $kind link (${needed:-no libfocusllm.so})" ;;
+        *) echo "$program: expected a $kind link, it needs '${needed}'" >&2; return 1 ;;
+    esac
 }
 
 go_test_race() {
@@ -99,16 +129,54 @@ go_test_race() {
     return "$rc"
 }
 
-go_test_shared() {
+go_test_static() {
     cd bindings/go
-    go test -tags focusllm_shared -count=1 -run 'TestABIVersionOfHeaderAndLibraryAgree|TestGenerateStreamsPieces' ./...
+    export PKG_CONFIG_PATH=$STATIC_PREFIX/lib/pkgconfig
+    go test -c -tags focusllm_static -o "$INSTALLS/focusllm-static.test" .
+    expect_link static "$INSTALLS/focusllm-static.test"
+    "$INSTALLS/focusllm-static.test" -test.count=1 -test.run 'TestABIVersionOfHeaderAndLibraryAgree|TestGenerateStreamsPieces'
+}
+
+# A module outside the repository (a copy of tests/consumers/go in a scratch folder, its
+# replace pointing at bindings/go), built and run with nothing but PKG_CONFIG_PATH set.
+go_outside_module() {
+    local dir=$INSTALLS/go-consumer
+    cp -r tests/consumers/go "$dir"
+    cd "$dir"
+    go mod edit -replace "github.com/focusllm/focusllm/bindings/go=$ROOT/bindings/go"
+    cat go.mod
+    go build -o consumer .
+    expect_link shared consumer
+    readelf -d consumer | grep -E 'RUNPATH|RPATH'
+    if readelf -d consumer | grep -E 'RUNPATH|RPATH' | grep -q -- "$ROOT"; then
+        echo "the program's run path points into the checkout" >&2
+        return 1
+    fi
+    ./consumer "$MODEL"
+}
+
+# README.md's Go snippet, as written, in a module of its own.
+go_readme_snippet() {
+    local dir=$INSTALLS/go-readme
+    mkdir -p "$dir"
+    cd "$dir"
+    python3 "$ROOT/tests/consumers/snippet.py" "$ROOT/README.md" go >main.go
+    go mod init example.com/readme >/dev/null 2>&1
+    go mod edit -require github.com/focusllm/focusllm/bindings/go@v0.0.0 \
+        -replace "github.com/focusllm/focusllm/bindings/go=$ROOT/bindings/go"
+    go vet .
+    go build -o readme .
+    expect_link shared readme
+    ./readme "$MODEL"
 }
 
 check "Go toolchain" go_toolchain
 if [ ${#failures[@]} -eq 0 ]; then
-    check "go vet + gofmt (bindings/go)" go_vet
-    check "go test -race -count=1 ./... (bindings/go, static link)" go_test_race
-    check "go test, shared library (-tags focusllm_shared)" go_test_shared
+    check "go vet + gofmt (bindings/go, tests/consumers/go)" go_vet
+    check "go test -race -count=1 ./... (bindings/go, shared library through pkg-config)" go_test_race
+    check "go test, static library (-tags focusllm_static, --static-only install)" go_test_static
+    check "a Go module outside the repository (tests/consumers/go) with only PKG_CONFIG_PATH" go_outside_module
+    check "README.md's Go snippet" go_readme_snippet
 fi
 
 # ------------------------------------------------------------------------------- Swift ----
@@ -131,8 +199,17 @@ clang_toolchain() {
 swift_module_map() {
     local cache=$WORK/module-cache
     rm -rf "$cache"
+    # The map names only files inside its own folder; the header comes from the install.
+    if grep -n '\.\.' "$MAP" "$SWIFT/Sources/CFocusLLM/shim.h"; then
+        echo "the module map reaches outside the package" >&2
+        return 1
+    fi
+    local cflags
+    read -r -a cflags <<<"$(pkg-config --cflags focusllm)"
+    [ ${#cflags[@]} -gt 0 ]
+    echo "pkg-config --cflags focusllm: ${cflags[*]}"
     clang -x c -fmodules -fmodules-cache-path="$cache" -Xclang -emit-module -fmodule-name=CFocusLLM \
-        -Werror -c "$MAP" -o "$WORK/CFocusLLM.pcm"
+        "${cflags[@]}" -Werror -c "$MAP" -o "$WORK/CFocusLLM.pcm"
     cat >"$WORK/import.m" <<'EOF'
 @import CFocusLLM;
 
@@ -151,16 +228,16 @@ int main(void) {
     return focusllm_abi_version() == FOCUSLLM_ABI_VERSION ? 0 : 1;
 }
 EOF
-    clang -x objective-c -fmodules -fmodules-cache-path="$cache" -fmodule-map-file="$MAP" \
+    clang -x objective-c -fmodules -fmodules-cache-path="$cache" -fmodule-map-file="$MAP" "${cflags[@]}" \
         -fsyntax-only -Wall -Wextra -Wpedantic -Werror "$WORK/import.m"
     cat >"$WORK/include.c" <<'EOF'
-#include "focusllm.h"
+#include <focusllm.h>
 #ifndef FOCUSLLM_H
 #error "focusllm.h was not included"
 #endif
 int main(void) { return (int)focusllm_abi_version() - FOCUSLLM_ABI_VERSION; }
 EOF
-    clang -x c -std=c11 -fmodules -fmodules-cache-path="$cache" -fmodule-map-file="$MAP" -Iinclude \
+    clang -x c -std=c11 -fmodules -fmodules-cache-path="$cache" -fmodule-map-file="$MAP" "${cflags[@]}" \
         -fsyntax-only -Wall -Wextra -Wpedantic -Werror "$WORK/include.c"
     # The check is not vacuous: a map naming a missing header fails.
     mkdir -p "$WORK/broken"
@@ -246,10 +323,12 @@ for (const file of process.argv.slice(2)) {
 }
 process.exit(failed ? 1 : 0);
 EOF
+    # README.md's Swift snippet, inside a function with the names it assumes.
+    python3 tests/consumers/snippet.py README.md swift >"$WORK/readme-snippet.swift"
     local files
     mapfile -t files < <(find "$SWIFT" -name '*.swift' | sort)
     [ ${#files[@]} -gt 0 ]
-    NODE_PATH=$dir/node_modules node "$WORK/parse.js" "${files[@]}"
+    NODE_PATH=$dir/node_modules node "$WORK/parse.js" Package.swift "${files[@]}" "$WORK/readme-snippet.swift"
 }
 
 # (d) Every focusllm_* / FOCUSLLM_* name and every snake_case member (C struct field) the
@@ -275,11 +354,53 @@ swift_c_names() {
     [ "$missing" -eq 0 ] && echo "every C name and field the Swift code uses is in $HEADER"
 }
 
+# (e) The package as a dependency: the manifest finds the library through pkg-config and has
+# no unsafeFlags (SwiftPM refuses them in a dependency); README.md's Swift snippet is, line
+# for line, in the test target, so it is compiled wherever the tests are.
+swift_package() {
+    grep -q 'pkgConfig: "focusllm"' Package.swift || { echo "Package.swift: no pkgConfig: \"focusllm\"" >&2; return 1; }
+    if grep -n 'unsafeFlags' Package.swift; then
+        echo "Package.swift uses unsafeFlags" >&2
+        return 1
+    fi
+    local line missing=0
+    while IFS= read -r line; do
+        line=$(echo "$line" | sed 's/^ *//')
+        case $line in '' | '//'* | 'import '*) continue ;; esac
+        if ! grep -qF -- "$line" "$SWIFT/Tests/FocusLLMTests/FocusLLMTests.swift"; then
+            echo "README.md's Swift line is not in the test target: $line" >&2
+            missing=1
+        fi
+    done < <(python3 tests/consumers/snippet.py README.md swift --raw)
+    [ "$missing" -eq 0 ] && echo "Package.swift: pkgConfig, no unsafeFlags; README's Swift snippet is in FocusLLMTests"
+}
+
+# (f) No C enum tag shares its name with a typedef of another type (cbindgen writes
+# `enum X {...}; typedef int32_t X;` before C23, which Swift's importer merges): the header
+# as C11 sees it, preprocessed.
+header_enum_names() {
+    local text tags typedefs clash
+    text=$(clang -std=c11 -E -P "$HEADER")
+    # focusllm's own names (the system headers it includes are not ours to judge).
+    tags=$(echo "$text" | { grep -oE '\benum +focusllm_[A-Za-z0-9_]*' || true; } | awk '{print $2}' | sort -u)
+    typedefs=$(echo "$text" | grep -E '^typedef ' | grep -vE '^typedef (enum|struct) ' |
+        sed -nE 's/.*[ *](focusllm_[A-Za-z0-9_]*);$/\1/p' | sort -u)
+    [ -n "$typedefs" ]
+    clash=$(comm -12 <(echo "$tags") <(echo "$typedefs"))
+    if [ -n "$clash" ]; then
+        echo "enum tags that are also typedefs of another type: $clash" >&2
+        return 1
+    fi
+    echo "no enum tag is also a typedef name ($(echo "$typedefs" | wc -l) typedefs checked)"
+}
+
 check "clang" clang_toolchain
 check "Swift (a): module map builds and imports as a Clang module" swift_module_map
 check "Swift (b): focusllm.h is strict C99, C11, C++11" header_strict
-check "Swift (c): Swift files parse (tree-sitter-swift $TS_SWIFT_VERSION)" swift_syntax
+check "Swift (c): Swift files and README's snippet parse (tree-sitter-swift $TS_SWIFT_VERSION)" swift_syntax
 check "Swift (d): C names used by the Swift code exist in the header" swift_c_names
+check "Swift (e): Package.swift as a dependency; README's Swift snippet in the tests" swift_package
+check "Swift (f): no enum tag shares a typedef's name in C" header_enum_names
 
 step "summary"
 if [ ${#failures[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test suite: formatting, lints, docs, Rust unit and integration tests
-# against the real models, the C tests, the Go and Swift binding checks. Fetches the models first when they are missing.
+# against the real models, the C tests, programs built against an install of the library (C,
+# C++, CMake, README.md's snippets), the Go and Swift binding checks. Fetches the models first when they are missing.
 #
 #   scripts/test.sh
 #
@@ -29,6 +30,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --features hf-tokenizer
 
 step "cargo test (Rust unit and integration tests, C tests under valgrind, header drift)"
 cargo test --release --features hf-tokenizer
+
+step "installed library: C, C++ and CMake consumers, README snippets (tests/consumers/run.sh)"
+tests/consumers/run.sh
 
 step "Go and Swift bindings"
 scripts/test-bindings.sh

@@ -2,12 +2,14 @@
 // documents longer than the model's window with the FocusLLM method. It wraps the C API of
 // include/focusllm.h (the Rust library in this repository) with cgo.
 //
-// Build the library before using the package (in the repository root):
+// The package links the installed C library through pkg-config (focusllm.pc): install it
+// first, in the repository root, then point PKG_CONFIG_PATH at it:
 //
-//	cargo build --release --lib
+//	scripts/install.sh --prefix "$HOME/.local"
+//	export PKG_CONFIG_PATH="$HOME/.local/lib/pkgconfig"
 //
-// The package links target/release/libfocusllm.a statically by default; build with
-// -tags focusllm_shared to link libfocusllm.so instead (see README.md).
+// The shared library is the default; build with -tags focusllm_static to link libfocusllm.a
+// from an install made with --static-only (see README.md).
 //
 // A [Model] is immutable and shared: any number of goroutines may use it and make sessions
 // from it at once. A [Session] runs one call at a time; use one session per goroutine (a
@@ -23,7 +25,6 @@
 package focusllm
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include "shim.h"
 */

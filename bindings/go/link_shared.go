@@ -1,12 +1,13 @@
-//go:build focusllm_shared
+//go:build !focusllm_static
 
 package focusllm
 
-// Shared linking (go build -tags focusllm_shared): libfocusllm.so from cargo's output
-// folder, found at run time through an rpath to that folder. Copy the .so next to your
-// program and use -Wl,-rpath,$ORIGIN (through CGO_LDFLAGS) to ship it elsewhere.
+// Shared linking (the default): the installed libfocusllm (scripts/install.sh in the
+// repository root), found through pkg-config: PKG_CONFIG_PATH=<prefix>/lib/pkgconfig when the
+// prefix is not a system one. focusllm.pc carries an rpath to its lib folder (unless installed
+// with --no-rpath or into /usr), so the program finds the library at run time too.
 
 /*
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -lfocusllm -Wl,-rpath,${SRCDIR}/../../target/release
+#cgo pkg-config: focusllm
 */
 import "C"

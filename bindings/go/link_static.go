@@ -1,12 +1,12 @@
-//go:build !focusllm_shared
+//go:build focusllm_static
 
 package focusllm
 
-// Static linking (the default): the archive cargo builds, by path, followed by the system
-// libraries it needs. This line is README.md's "Linking from C" static line; keep them equal.
-// Build the archive first: cargo build --release --lib (in the repository root).
+// Static linking (go build -tags focusllm_static): libfocusllm.a and the system libraries it
+// needs (focusllm.pc's Libs.private). The linker takes the archive for -lfocusllm only when no
+// shared libfocusllm sits beside it: install with scripts/install.sh --static-only.
 
 /*
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libfocusllm.a -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+#cgo pkg-config: --static focusllm
 */
 import "C"

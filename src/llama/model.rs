@@ -74,9 +74,28 @@ unsafe extern "C" fn on_load_progress(progress: f32, user_data: *mut c_void) -> 
     keep_going
 }
 
+/// The path as llama.cpp's `llama_model_load_from_file` takes it: a NUL-terminated C string.
+/// On Unix a path is bytes and is passed unchanged (any encoding).
+#[cfg(unix)]
 pub(crate) fn path_to_cstring(path: &Path) -> Result<CString> {
     use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes())
+    nul_terminated(path, path.as_os_str().as_bytes())
+}
+
+/// The path as llama.cpp's `llama_model_load_from_file` takes it: a NUL-terminated C string.
+/// Elsewhere (Windows) llama.cpp reads the string as UTF-8, so a path that has no UTF-8 form
+/// (unpaired UTF-16 surrogates) is refused rather than mangled.
+#[cfg(not(unix))]
+pub(crate) fn path_to_cstring(path: &Path) -> Result<CString> {
+    let text = path.to_str().ok_or_else(|| Error::ModelFile {
+        path: path.to_path_buf(),
+        reason: "the path is not valid Unicode, so it has no UTF-8 form for llama.cpp".into(),
+    })?;
+    nul_terminated(path, text.as_bytes())
+}
+
+fn nul_terminated(path: &Path, bytes: &[u8]) -> Result<CString> {
+    CString::new(bytes)
         .map_err(|_| Error::ModelFile { path: path.to_path_buf(), reason: "the path contains a NUL byte".into() })
 }
 

@@ -76,6 +76,16 @@ final class FocusLLMTests: XCTestCase {
         }
     }
 
+    // README.md's Swift snippet, line for line (scripts/test-bindings.sh checks that it is),
+    // so it compiles and runs wherever these tests do.
+    func testReadmeSnippet() async throws {
+        let path = Self.modelPath
+        let doc = "The lighthouse keeper of Ardmore was called Niamh."
+        let question = "What was the lighthouse keeper called?"
+        let session = try Session(model: try Model(path: path))
+        for try await piece in session.stream(Job(document: doc, prompt: question)) { print(piece, terminator: "") }
+    }
+
     func testStreamYieldsTextAndStopsWhenTheConsumerLeaves() async throws {
         let session = try smallSession(try loadModel())
         var text = ""

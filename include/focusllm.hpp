@@ -1,0 +1,304 @@
+/*
+ * focusllm.hpp: a header-only C++17 wrapper of the C API in focusllm.h (same library, nothing
+ * else to link).
+ *
+ *   focusllm::Model model("model.gguf");                  // throws focusllm::Error
+ *   focusllm::Session session(model);
+ *   session.ask(document, "Who is the narrator?", [](std::string_view piece) {
+ *       std::cout << piece;
+ *       return true;                                     // false stops generating
+ *   });
+ *
+ * - Handles (Model, Session, Document) own their C object and free it in the destructor;
+ *   they move but do not copy. A session keeps its model alive, so a Model may go first.
+ * - Strings in are std::string_view (UTF-8, no NUL needed); the library copies what it keeps.
+ * - Every failure throws focusllm::Error, with the library's status and message.
+ * - Streaming takes any callable `bool(std::string_view piece)`. An exception it throws stops
+ *   the run and is rethrown from the call once the library has returned: it never unwinds
+ *   through the C library.
+ * - Threads follow focusllm.h: a Model is shared by any thread, a Session runs one call at a
+ *   time, Session::cancel() works from any thread.
+ */
+#ifndef FOCUSLLM_HPP
+#define FOCUSLLM_HPP
+
+#include "focusllm.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace focusllm {
+
+/// A failed call: the library's status (a FOCUSLLM_STATUS_* value) and its message.
+class Error : public std::runtime_error {
+public:
+    Error(int32_t status, const std::string &message)
+        : std::runtime_error(message), status_(status) {}
+    /// The FOCUSLLM_STATUS_* value.
+    int32_t status() const noexcept { return status_; }
+    /// focusllm_status_string() of the status ("model file", "cancelled", ...).
+    const char *status_name() const noexcept { return focusllm_status_string(status_); }
+
+private:
+    int32_t status_;
+};
+
+/// Receives each streamed piece of text (whole UTF-8 characters); return false to stop.
+using PieceFn = std::function<bool(std::string_view piece)>;
+/// Receives prefill progress in input tokens; return false to cancel the call.
+using ProgressFn = std::function<bool(std::size_t done, std::size_t total)>;
+
+namespace detail {
+
+/// The calling thread's last error message (the library keeps one per thread).
+inline std::string last_error_message() {
+    std::string text(focusllm_last_error_message(nullptr, 0) + 1, '\0');
+    text.resize(focusllm_last_error_message(text.data(), text.size()));
+    return text;
+}
+
+inline void check(int32_t status) {
+    if (status != FOCUSLLM_STATUS_OK) {
+        throw Error(status, last_error_message());
+    }
+}
+
+struct ModelDelete {
+    void operator()(focusllm_model *model) const noexcept { focusllm_model_free(model); }
+};
+struct SessionDelete {
+    void operator()(focusllm_session *session) const noexcept { focusllm_session_free(session); }
+};
+struct DocumentDelete {
+    void operator()(focusllm_document *document) const noexcept { focusllm_document_free(document); }
+};
+
+/// The callbacks of one call, and the first exception one of them threw.
+struct Callbacks {
+    const PieceFn *on_piece;
+    const ProgressFn *on_progress;
+    std::exception_ptr error;
+
+    static bool piece(const char *text, std::size_t len, const int32_t *, std::size_t, void *user_data) noexcept {
+        auto *self = static_cast<Callbacks *>(user_data);
+        try {
+            return (*self->on_piece)(std::string_view(text, len));
+        } catch (...) {
+            self->error = std::current_exception();
+            return false;
+        }
+    }
+
+    static bool progress(std::size_t done, std::size_t total, void *user_data) noexcept {
+        auto *self = static_cast<Callbacks *>(user_data);
+        try {
+            return (*self->on_progress)(done, total);
+        } catch (...) {
+            self->error = std::current_exception();
+            return false;
+        }
+    }
+
+    focusllm_piece_fn piece_fn() const { return on_piece && *on_piece ? &Callbacks::piece : nullptr; }
+    focusllm_progress_fn progress_fn() const { return on_progress && *on_progress ? &Callbacks::progress : nullptr; }
+
+    /// Rethrows a callback's exception, else throws the call's failure.
+    void finish(int32_t status) const {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        check(status);
+    }
+};
+
+}  // namespace detail
+
+/// The library's defaults, to change fields of before passing them.
+inline focusllm_model_params default_model_params() {
+    focusllm_model_params params{};
+    detail::check(focusllm_model_default_params(&params, sizeof params));
+    return params;
+}
+inline focusllm_session_params default_session_params() {
+    focusllm_session_params params{};
+    detail::check(focusllm_session_default_params(&params, sizeof params));
+    return params;
+}
+inline focusllm_generate_params default_generate_params() {
+    focusllm_generate_params params{};
+    detail::check(focusllm_generate_default_params(&params, sizeof params));
+    return params;
+}
+inline focusllm_document_params default_document_params() {
+    focusllm_document_params params{};
+    detail::check(focusllm_document_default_params(&params, sizeof params));
+    return params;
+}
+
+/// "focusllm 0.1.0 (ABI 1; llama.cpp ...)": the library's version.
+inline std::string_view version() { return focusllm_version_string(); }
+
+/// Throws unless the library's ABI is the one this header was written for.
+inline void check_abi() {
+    if (focusllm_abi_version() != FOCUSLLM_ABI_VERSION) {
+        throw Error(FOCUSLLM_STATUS_UNSUPPORTED,
+                    "focusllm.h has ABI " + std::to_string(FOCUSLLM_ABI_VERSION) + ", the library " +
+                        std::to_string(focusllm_abi_version()));
+    }
+}
+
+/// A loaded GGUF model: immutable, shared by any number of threads and sessions.
+class Model {
+public:
+    /// Loads the model at `path`; checks the ABI first.
+    explicit Model(std::string_view path, const focusllm_model_params &params = default_model_params()) {
+        check_abi();
+        focusllm_model *model = nullptr;
+        detail::check(focusllm_model_load(path.data(), path.size(), &params, nullptr, nullptr, &model));
+        model_.reset(model);
+    }
+
+    /// The window the model was trained with, in tokens.
+    uint32_t n_ctx_train() const { return focusllm_model_n_ctx_train(get()); }
+    /// llama.cpp's one-line description ("llama 135M Q4_1").
+    std::string description() const {
+        std::string text(focusllm_model_description(get(), nullptr, 0) + 1, '\0');
+        text.resize(focusllm_model_description(get(), text.data(), text.size()));
+        return text;
+    }
+    /// The C handle, for calls this wrapper does not cover; null after a move.
+    focusllm_model *get() const noexcept { return model_.get(); }
+
+private:
+    std::unique_ptr<focusllm_model, detail::ModelDelete> model_;
+};
+
+/// A long text processed once (its chunks' KV), asked about many times with Session::ask.
+class Document {
+public:
+    /// Saves it to a `.fllm` file (replacing it; a failed save leaves no partial file).
+    void save(std::string_view path) const {
+        detail::check(focusllm_document_save(get(), path.data(), path.size()));
+    }
+    /// Tokens, chunks and where their KV is.
+    focusllm_document_info info() const {
+        focusllm_document_info info{};
+        info.struct_size = sizeof info;
+        detail::check(focusllm_document_get_info(get(), &info));
+        return info;
+    }
+    focusllm_document *get() const noexcept { return document_.get(); }
+
+private:
+    friend class Session;
+    explicit Document(focusllm_document *document) : document_(document) {}
+    std::unique_ptr<focusllm_document, detail::DocumentDelete> document_;
+};
+
+/// A model with the settings jobs run with. One call at a time (another meanwhile throws
+/// Error with FOCUSLLM_STATUS_BUSY); cancel() from any thread.
+class Session {
+public:
+    explicit Session(const Model &model, const focusllm_session_params &params = default_session_params()) {
+        focusllm_session *session = nullptr;
+        detail::check(focusllm_session_new(model.get(), &params, &session));
+        session_.reset(session);
+    }
+
+    /// Answers `question` about `document` (of any length: chunked when it exceeds the
+    /// window), streaming the answer to `on_piece`.
+    focusllm_result ask(std::string_view document, std::string_view question, const PieceFn &on_piece,
+                        const focusllm_generate_params &params = default_generate_params(),
+                        const ProgressFn &on_progress = {}) {
+        focusllm_job job{};
+        job.struct_size = sizeof job;
+        job.document = document.data();
+        job.document_len = document.size();
+        job.prompt = question.data();
+        job.prompt_len = question.size();
+        return run(job, on_piece, params, on_progress);
+    }
+
+    /// The whole answer to `question` about `document`, as one string.
+    std::string ask(std::string_view document, std::string_view question,
+                    const focusllm_generate_params &params = default_generate_params()) {
+        std::string answer;
+        ask(document, question, [&answer](std::string_view piece) { return answer.append(piece), true; }, params);
+        return answer;
+    }
+
+    /// Plain generation from `prompt` (wrapped as one chat message when `chat`).
+    focusllm_result generate(std::string_view prompt, const PieceFn &on_piece, bool chat = true,
+                             const focusllm_generate_params &params = default_generate_params()) {
+        focusllm_job job{};
+        job.struct_size = sizeof job;
+        job.prompt = prompt.data();
+        job.prompt_len = prompt.size();
+        job.chat = chat;
+        return run(job, on_piece, params, {});
+    }
+
+    /// Runs a job as focusllm_session_run() does.
+    focusllm_result run(const focusllm_job &job, const PieceFn &on_piece,
+                        const focusllm_generate_params &params = default_generate_params(),
+                        const ProgressFn &on_progress = {}) {
+        detail::Callbacks callbacks{&on_piece, &on_progress, nullptr};
+        focusllm_result result{};
+        result.struct_size = sizeof result;
+        int32_t status = focusllm_session_run(get(), &job, &params, callbacks.piece_fn(), callbacks.progress_fn(),
+                                              &callbacks, &result);
+        callbacks.finish(status);
+        return result;
+    }
+
+    /// Processes `text` once for later questions (ask with a Document).
+    Document ingest(std::string_view text, const focusllm_document_params &params = default_document_params(),
+                    const ProgressFn &on_progress = {}) {
+        detail::Callbacks callbacks{nullptr, &on_progress, nullptr};
+        focusllm_document *document = nullptr;
+        int32_t status = focusllm_document_ingest(get(), text.data(), text.size(), &params, callbacks.progress_fn(),
+                                                  &callbacks, &document);
+        callbacks.finish(status);
+        return Document(document);
+    }
+
+    /// Answers `question` about a processed document: the answer ask() gives on its text.
+    focusllm_result ask(const Document &document, std::string_view question, const PieceFn &on_piece,
+                        const focusllm_generate_params &params = default_generate_params(),
+                        const ProgressFn &on_progress = {}) {
+        detail::Callbacks callbacks{&on_piece, &on_progress, nullptr};
+        focusllm_result result{};
+        result.struct_size = sizeof result;
+        int32_t status = focusllm_document_ask(get(), document.get(), question.data(), question.size(), &params,
+                                               callbacks.piece_fn(), callbacks.progress_fn(), &callbacks, &result);
+        callbacks.finish(status);
+        return result;
+    }
+
+    /// Opens a document saved by Document::save (checksums verified now).
+    Document load_document(std::string_view path) {
+        focusllm_document *document = nullptr;
+        detail::check(focusllm_document_load(get(), path.data(), path.size(), &document));
+        return Document(document);
+    }
+
+    /// Stops the running call as soon as possible (it throws FOCUSLLM_STATUS_CANCELLED).
+    /// Any thread, any time.
+    void cancel() const { detail::check(focusllm_session_cancel(get())); }
+
+    focusllm_session *get() const noexcept { return session_.get(); }
+
+private:
+    std::unique_ptr<focusllm_session, detail::SessionDelete> session_;
+};
+
+}  // namespace focusllm
+
+#endif  // FOCUSLLM_HPP
