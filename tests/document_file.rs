@@ -165,15 +165,43 @@ fn a_state_llama_cpp_refuses_is_a_damaged_file_not_a_mismatch() {
     let mut session = session(model);
     let dir = tempfile::tempdir().unwrap();
     let (_, _, good) = saved(&mut session, dir.path());
-    // The state's stream count (right after the magic and sequence id) made 1: llama.cpp
-    // refuses a state whose stream count differs from the context's.
-    let crafted = with_state(&good, 0, |s| {
+    // One more stream than the state has: refused when the file is opened.
+    let more_streams = with_state(&good, 0, |s| {
         let streams = fllm::u32_at(s, 8);
         assert!(streams > 1, "a split-KV state has a stream per sequence");
         put_u32(s, 8, streams + 1);
     });
-    let reason = damaged(&mut session, dir.path(), &crafted);
+    let reason = damaged(&mut session, dir.path(), &more_streams);
     assert!(reason.contains("chunk 0"), "{reason}");
+    // Layer 0's K cells said to be f32 instead of f16 (same row size): only llama.cpp knows
+    // the context's types, and refuses the state when a question loads it.
+    let other_type = with_state(&good, 0, |s| {
+        let cells = first_cell(s);
+        let n_cells = fllm::u32_at(s, cells - 4) as usize;
+        let k_type = cells + 12 * n_cells + 16;
+        assert_eq!(fllm::u32_at(s, k_type), 1, "f16 K cells");
+        put_u32(s, k_type, 0);
+    });
+    let path = dir.path().join("crafted.fllm");
+    std::fs::write(&path, &other_type).unwrap();
+    let loaded = session.load_document(&path).expect("the layout is llama.cpp's to check");
+    match session.ask_document(&loaded, "Who is the keeper?", &GenerateParams::default(), quiet()) {
+        Err(Error::DocumentFile { reason, .. }) => assert!(reason.contains("chunk 0"), "{reason}"),
+        other => panic!("a state llama.cpp refuses gave {other:?}, not a damaged document file"),
+    }
+}
+
+#[test]
+fn a_file_of_format_1_is_refused_with_what_to_do() {
+    let model = model();
+    let mut session = session(model);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, good) = saved(&mut session, dir.path());
+    let mut old = good.clone();
+    put_u32(&mut old, 8, 1);
+    reseal_header(&mut old);
+    let reason = damaged(&mut session, dir.path(), &old);
+    assert!(reason.contains("format version 1") && reason.contains("focusllm ingest"), "{reason}");
 }
 
 /// `name.<pid>...partial` files left in `dir` for `name`.
@@ -254,4 +282,33 @@ fn a_save_killed_midway_leaves_no_partial_file_behind() {
     assert!(status.success());
     assert_eq!(partials(dir.path(), "doc.fllm"), Vec::<String>::new());
     assert!(output.is_file());
+}
+
+#[test]
+fn a_sliding_window_model_s_states_pass_the_checks() {
+    // Gemma 3 keeps a second, sliding-window KV cache (512 positions): chunks longer than that
+    // save only their last 512 cells there, which the checks must accept.
+    let model = Model::load(&common::model_path(common::GEMMA_MODEL), &ModelParams::default()).expect("Gemma loads");
+    let focus =
+        FocusParams { strategy: Strategy::Focus, window: 1024, chunk_len: 600, use_chat_template: false, ..Default::default() };
+    let mut session = Session::new(model, SessionParams { context: common::test_context_params(), focus }).unwrap();
+    let text = "The grass is green and the sky is blue. ".repeat(150) + "The keeper of the lighthouse is Tobias Wren. ";
+    let document = session.ingest(&text, &DocumentParams::default(), &mut |_| true).expect("ingest");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gemma.fllm");
+    document.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let table = layout(&bytes);
+    let longest = table.records.iter().map(|r| r.end - r.start).max().unwrap();
+    assert!(longest > 512, "chunks of up to {longest} tokens do not reach past the sliding window");
+    let first = table.state(0).unwrap();
+    let cells = fllm::cache_cells(&bytes[first]);
+    let positions = (table.records[0].end - table.records[0].start) as u32 + 1; // BOS
+    assert!(cells.len() == 2 && cells[0] == positions && cells[1] < positions, "{cells:?} of {positions}");
+    let loaded = session.load_document(&path).expect("a Gemma document loads");
+    let params = GenerateParams { max_tokens: 6, ..Default::default() };
+    let question = "Who is the keeper of the lighthouse?";
+    let from_file = session.ask_document(&loaded, question, &params, quiet()).unwrap();
+    let in_memory = session.ask_document(&document, question, &params, quiet()).unwrap();
+    assert_eq!(from_file.generation.tokens, in_memory.generation.tokens);
 }

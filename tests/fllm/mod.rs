@@ -142,3 +142,38 @@ pub fn first_cell(state: &[u8]) -> usize {
     }
     panic!("the state's first cache has no cells");
 }
+
+/// The cell count of each KV cache in a well-formed llama.cpp sequence state.
+pub fn cache_cells(state: &[u8]) -> Vec<u32> {
+    let mut counts = Vec::new();
+    let mut at = 8;
+    while at < state.len() {
+        let n_stream = u32_at(state, at);
+        at += 4;
+        let mut cache = 0;
+        for _ in 0..n_stream {
+            let cells = u32_at(state, at);
+            at += 4;
+            if cells == 0 {
+                continue;
+            }
+            cache += cells;
+            let n = cells as usize;
+            at += 12 * n;
+            let (v_trans, n_layer) = (u32_at(state, at), u32_at(state, at + 4));
+            at += 16;
+            for _ in 0..n_layer {
+                at += 12 + u64_at(state, at + 4) as usize * n;
+            }
+            for _ in 0..n_layer {
+                at += if v_trans == 0 {
+                    12 + u64_at(state, at + 4) as usize * n
+                } else {
+                    12 + (u32_at(state, at + 4) * u32_at(state, at + 8)) as usize * n
+                };
+            }
+        }
+        counts.push(cache);
+    }
+    counts
+}
