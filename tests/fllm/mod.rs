@@ -57,32 +57,45 @@ pub fn put_u64(b: &mut [u8], at: usize, v: u64) {
 /// The layout of a well-formed header (record lengths may be crafted; nothing is checked
 /// against the file's size).
 pub fn layout(b: &[u8]) -> Layout {
-    let header_len = u32_at(b, 12) as usize;
-    let mut at = 16;
-    let pairs = u32_at(b, at);
+    try_layout(b).expect("a well-formed header")
+}
+
+/// The layout, or None where a field runs past the bytes or the table does not end the
+/// header.
+pub fn try_layout(b: &[u8]) -> Option<Layout> {
+    let word = |at: usize| b.get(at..at.checked_add(4)?).map(|w| u32::from_le_bytes(w.try_into().unwrap()));
+    let long = |at: usize| b.get(at..at.checked_add(8)?).map(|w| u64::from_le_bytes(w.try_into().unwrap()));
+    let header_len = word(12)? as usize;
+    let mut at = 16usize;
+    let pairs = word(at)?;
     at += 4;
-    for _ in 0..2 * pairs {
-        at += 4 + u32_at(b, at) as usize;
+    for _ in 0..2 * u64::from(pairs) {
+        at = at.checked_add(4)?.checked_add(word(at)? as usize)?;
+        if at > b.len() {
+            return None;
+        }
     }
-    let text_len = u64_at(b, at) as usize;
-    let text = at + 8..at + 8 + text_len;
+    let text_len = usize::try_from(long(at)?).ok()?;
+    let text = at + 8..(at + 8).checked_add(text_len)?;
     at = text.end;
-    at += 4 + 4 * u32_at(b, at) as usize; // prefix
-    at += 8; // document tokens
-    let n_chunks = u32_at(b, at);
+    at = at.checked_add(4)?.checked_add(4usize.checked_mul(word(at)? as usize)?)?; // prefix
+    at = at.checked_add(8)?; // document tokens
+    let n_chunks = word(at)?;
     at += 4;
     let mut records = Vec::new();
     for _ in 0..n_chunks {
         records.push(Record {
             at,
-            start: u64_at(b, at + REC_START),
-            end: u64_at(b, at + REC_END),
-            len: u64_at(b, at + REC_LEN),
+            start: long(at + REC_START)?,
+            end: long(at + REC_END)?,
+            len: long(at + REC_LEN)?,
         });
-        at += RECORD_LEN;
+        at = at.checked_add(RECORD_LEN)?;
+        if at > b.len() {
+            return None;
+        }
     }
-    assert_eq!(at, 16 + header_len, "the chunk table ends the header");
-    Layout { header_len, text, records, states_start: 16 + header_len + 4 }
+    (at == 16 + header_len).then_some(Layout { header_len, text, records, states_start: 16 + header_len + 4 })
 }
 
 impl Layout {
@@ -110,7 +123,7 @@ pub fn state_check(b: &[u8], record: &Record, state: &[u8]) -> u32 {
 /// Recomputes every checksum a crafted file needs to pass them: each state's check (where
 /// the lengths place the state inside the file) and the header's CRC.
 pub fn reseal(b: &mut [u8]) {
-    let layout = layout(b);
+    let Some(layout) = try_layout(b) else { return reseal_header(b) };
     for (index, record) in layout.records.iter().enumerate() {
         if let Some(range) = layout.state(index).filter(|r| r.end <= b.len()) {
             let check = state_check(b, record, &b[range]);
@@ -122,9 +135,14 @@ pub fn reseal(b: &mut [u8]) {
 
 /// Recomputes the header's CRC only (what a file edited by hand in its header needs).
 pub fn reseal_header(b: &mut [u8]) {
+    if b.len() < 16 {
+        return;
+    }
     let end = 16 + u32_at(b, 12) as usize;
-    let crc = crc32fast::hash(&b[..end]);
-    put_u32(b, end, crc);
+    if end + 4 <= b.len() {
+        let crc = crc32fast::hash(&b[..end]);
+        put_u32(b, end, crc);
+    }
 }
 
 /// In a llama.cpp sequence state: the offset of the first cell's metadata (position i32,
