@@ -23,7 +23,8 @@ fn model() -> Arc<Model> {
 }
 
 fn session(model: Arc<Model>) -> Session {
-    let focus = FocusParams { strategy: Strategy::Focus, window: WINDOW, use_chat_template: false, ..Default::default() };
+    let focus =
+        FocusParams { strategy: Strategy::Focus, window: WINDOW, use_chat_template: false, ..Default::default() };
     Session::new(model, SessionParams { context: common::test_context_params(), focus }).unwrap()
 }
 
@@ -289,8 +290,13 @@ fn a_sliding_window_model_s_states_pass_the_checks() {
     // Gemma 3 keeps a second, sliding-window KV cache (512 positions): chunks longer than that
     // save only their last 512 cells there, which the checks must accept.
     let model = Model::load(&common::model_path(common::GEMMA_MODEL), &ModelParams::default()).expect("Gemma loads");
-    let focus =
-        FocusParams { strategy: Strategy::Focus, window: 1024, chunk_len: 600, use_chat_template: false, ..Default::default() };
+    let focus = FocusParams {
+        strategy: Strategy::Focus,
+        window: 1024,
+        chunk_len: 600,
+        use_chat_template: false,
+        ..Default::default()
+    };
     let mut session = Session::new(model, SessionParams { context: common::test_context_params(), focus }).unwrap();
     let text = "The grass is green and the sky is blue. ".repeat(150) + "The keeper of the lighthouse is Tobias Wren. ";
     let document = session.ingest(&text, &DocumentParams::default(), &mut |_| true).expect("ingest");

@@ -93,7 +93,11 @@ fn regressions() -> Vec<Mutation> {
         Mutation::All(vec![len(0, Value::Delta(i64::MAX)), len(1, Value::Delta(i64::MIN + 1))]),
         len(2, Value::Exact(u64::MAX)),
         // A cell at position -7; a cell of another sequence; a stream count of 2^32 - 1.
-        Mutation::State { chunk: 1, word: StateWord::Cell { cell: 0, word: 0 }, value: Value::Exact(-7i32 as u32 as u64) },
+        Mutation::State {
+            chunk: 1,
+            word: StateWord::Cell { cell: 0, word: 0 },
+            value: Value::Exact(-7i32 as u32 as u64),
+        },
         Mutation::State { chunk: 0, word: StateWord::Cell { cell: 3, word: 2 }, value: Value::Delta(1) },
         Mutation::State { chunk: 0, word: StateWord::Streams, value: Value::Exact(u32::MAX as u64) },
         Mutation::State { chunk: 0, word: StateWord::Cells, value: Value::Exact(u32::MAX as u64) },
@@ -102,6 +106,11 @@ fn regressions() -> Vec<Mutation> {
         Mutation::Field { field: Field::TextLen, value: Value::Exact(u64::MAX) },
         Mutation::Field { field: Field::ChunkCount, value: Value::Exact(u32::MAX as u64) },
         Mutation::Field { field: Field::Record { chunk: 0, part: 2 }, value: Value::Exact(u64::MAX) },
+        // Found by the fuzzer (a harness bug then: fields written past a cut file).
+        Mutation::All(vec![
+            Mutation::Truncate { len: 1559511619601937 },
+            Mutation::Field { field: Field::Version, value: Value::Exact(78585824) },
+        ]),
     ]
 }
 
@@ -129,8 +138,12 @@ fn fixture() -> &'static Mutex<Fixture> {
     static FIXTURE: OnceLock<Mutex<Fixture>> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let model: Arc<Model> = Model::load(&common::default_model(), &ModelParams::default()).unwrap();
-        let focus =
-            FocusParams { strategy: EngineStrategy::Focus, window: 256, use_chat_template: false, ..Default::default() };
+        let focus = FocusParams {
+            strategy: EngineStrategy::Focus,
+            window: 256,
+            use_chat_template: false,
+            ..Default::default()
+        };
         let mut session = Session::new(model, SessionParams { context: common::test_context_params(), focus }).unwrap();
         let text = "The grass is green and the sky is blue. ".repeat(25) + "The keeper is Tobias Wren. ";
         let document = session.ingest(&text, &DocumentParams::default(), &mut |_| true).unwrap();
@@ -191,7 +204,7 @@ impl Fixture {
             }
             Mutation::Truncate { len } => bytes.truncate(len % self.good.len()),
             Mutation::Splice { at, remove, insert } => {
-                let at = at % header_end;
+                let at = (at % header_end).min(bytes.len());
                 let end = (at + remove).min(bytes.len());
                 bytes.splice(at..end, insert.iter().copied());
                 reseal_header(bytes);
@@ -240,7 +253,11 @@ impl Fixture {
     }
 }
 
+/// Sets the field at `at` (nothing when an earlier mutation cut the file before it).
 fn set(bytes: &mut [u8], at: usize, width: usize, value: Value) {
+    if at + width > bytes.len() {
+        return;
+    }
     if width == 8 {
         let old = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         let new = match value {
@@ -383,5 +400,7 @@ fn regression_cases_are_refused() {
     // The unchanged file loads and answers: the harness itself does not refuse everything.
     assert_eq!(run(&Mutation::All(vec![])), Ok(Outcome::LoadedAndAnswered));
     let [refused, other, answered, late] = COUNTS.each_ref().map(|c| c.load(Ordering::Relaxed));
-    eprintln!("outcomes so far: {refused} refused, {other} another model's, {answered} answered, {late} refused when asked");
+    eprintln!(
+        "outcomes so far: {refused} refused, {other} another model's, {answered} answered, {late} refused when asked"
+    );
 }

@@ -92,9 +92,8 @@ impl Document {
     }
 
     fn header(&self) -> Result<Vec<u8>> {
-        let count = |what: &str, n: usize| {
-            u32::try_from(n).map_err(|_| Error::TooLong(format!("a document of {n} {what}")))
-        };
+        let count =
+            |what: &str, n: usize| u32::try_from(n).map_err(|_| Error::TooLong(format!("a document of {n} {what}")));
         let mut h = Writer(Vec::new());
         h.u32(count("settings", self.key.0.len())?);
         for (name, value) in &self.key.0 {
@@ -204,14 +203,16 @@ impl Session {
                     )));
                 }
                 let positions = parsed.prefix.len() + chunk.range.len();
-                check_chunk_state(&state, positions).map_err(|why| bad(format!("damaged: chunk {index}'s KV: {why}")))?;
+                check_chunk_state(&state, positions)
+                    .map_err(|why| bad(format!("damaged: chunk {index}'s KV: {why}")))?;
                 Held::InFile { offset, len, crc }
             };
             stored.push(StoredChunk { range: chunk.range, tokens_crc: chunk_tokens[index], held });
             offset += len;
         }
         let file = reader.into_inner();
-        let store = ChunkStore::from_file(stored, BlobFile::new(path.to_path_buf(), file, file_len), parsed.prefix.len());
+        let store =
+            ChunkStore::from_file(stored, BlobFile::new(path.to_path_buf(), file, file_len), parsed.prefix.len());
         Ok(Document {
             text: parsed.text,
             prefix: parsed.prefix,

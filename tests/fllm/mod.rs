@@ -84,12 +84,7 @@ pub fn try_layout(b: &[u8]) -> Option<Layout> {
     at += 4;
     let mut records = Vec::new();
     for _ in 0..n_chunks {
-        records.push(Record {
-            at,
-            start: long(at + REC_START)?,
-            end: long(at + REC_END)?,
-            len: long(at + REC_LEN)?,
-        });
+        records.push(Record { at, start: long(at + REC_START)?, end: long(at + REC_END)?, len: long(at + REC_LEN)? });
         at = at.checked_add(RECORD_LEN)?;
         if at > b.len() {
             return None;
