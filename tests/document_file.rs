@@ -108,7 +108,8 @@ fn kv_cells_outside_their_chunk_are_refused() {
         let r = &layout(&good).records[1];
         (r.end - r.start) as i32
     };
-    let cases: [(&str, Box<dyn Fn(&mut [u8])>); 4] = [
+    type Change = Box<dyn Fn(&mut [u8])>;
+    let cases: [(&str, Change); 4] = [
         ("position -7", Box::new(|s| put_u32(s, first_cell(s), (-7i32) as u32))),
         ("position past the chunk", Box::new(move |s| put_u32(s, first_cell(s), (tokens_in_chunk_1 + 400) as u32))),
         ("a position twice", Box::new(|s| put_u32(s, first_cell(s), 1))),

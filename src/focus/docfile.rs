@@ -218,7 +218,7 @@ impl Session {
             prefix: parsed.prefix,
             n_tokens: parsed.n_tokens,
             key: parsed.key,
-            store,
+            store: Box::new(store),
             ingest_seconds: 0.0,
         })
     }

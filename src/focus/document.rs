@@ -64,7 +64,8 @@ pub struct Document {
     pub(crate) prefix: Vec<Token>,
     pub(crate) n_tokens: usize,
     pub(crate) key: DocumentKey,
-    pub(crate) store: ChunkStore,
+    /// Boxed: a document is often held beside a small value (an enum of sources).
+    pub(crate) store: Box<ChunkStore>,
     pub(crate) ingest_seconds: f64,
 }
 
@@ -203,7 +204,7 @@ impl Session {
             prefix: input.prefix,
             n_tokens: input.question_start,
             key,
-            store,
+            store: Box::new(store),
             ingest_seconds: started.elapsed().as_secs_f64(),
         })
     }
