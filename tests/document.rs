@@ -156,7 +156,7 @@ fn bad_documents_and_settings_are_refused() {
     assert!(refused(&mut session, &foreign).contains("model"));
     // A future format version.
     let mut future = good.clone();
-    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    future[8..12].copy_from_slice(&(focusllm::DOCUMENT_FORMAT_VERSION + 1).to_le_bytes());
     assert!(refused(&mut session, &future).contains("newer"));
     assert!(refused(&mut session, b"GGUF not a document").contains("not a focusllm document"));
     for len in [0, 7, 15, 19, 16 + header_len, 20 + header_len, good.len() / 2, good.len() - 1] {

@@ -64,7 +64,8 @@ pub struct Document {
     pub(crate) prefix: Vec<Token>,
     pub(crate) n_tokens: usize,
     pub(crate) key: DocumentKey,
-    pub(crate) store: ChunkStore,
+    /// Boxed: a document is often held beside a small value (an enum of sources).
+    pub(crate) store: Box<ChunkStore>,
     pub(crate) ingest_seconds: f64,
 }
 
@@ -186,7 +187,7 @@ impl Session {
         let key = self.document_key()?;
         // Any question gives the same chunks; a one-character one stands in for it.
         let input = FocusInput::build(&self.model, text, "?", self.params.focus.use_chat_template)?;
-        let mut store = ChunkStore::new(params.memory_budget_bytes, params.spill_dir.clone());
+        let mut store = ChunkStore::new(params.memory_budget_bytes, params.spill_dir.clone(), input.prefix.len());
         // The generation budget only decides whether a short last chunk is merged; a typical
         // one (bounded by the window) makes the chunks most questions will use.
         let typical_answer = GenerateParams::default().max_tokens.min(self.window() as u32 / 4);
@@ -197,12 +198,13 @@ impl Session {
             let mut ctx = scan::scan_context(&job)?;
             scan::ingest(&job, &mut ctx, &mut store, &mut progress)?;
         }
+        store.bind_tokens(&input.body)?;
         Ok(Document {
             text: text.to_string(),
             prefix: input.prefix,
             n_tokens: input.question_start,
             key,
-            store,
+            store: Box::new(store),
             ingest_seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -3,8 +3,9 @@
 //! needs it), whichever the measured costs favour. A document loaded from a `.fllm` file
 //! reads its states from that file, one wave at a time.
 //!
-//! Every state read back from a file is checked against its CRC-32 before llama.cpp sees
-//! it: a damaged state could carry positions that llama.cpp does not re-check.
+//! Every state read back from a file is checked against its CRC-32, and for its meaning
+//! (one sequence, cells exactly at the chunk's positions), before llama.cpp sees it:
+//! llama.cpp checks a state's layout but not its positions.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -15,7 +16,8 @@ use std::time::Instant;
 
 use super::scan::ChunkMemory;
 use crate::error::{Error, Result};
-use crate::llama::{Context, SeqId};
+use crate::llama::state_layout::check_chunk_state;
+use crate::llama::{Context, SeqId, Token};
 
 /// Where one chunk's state is.
 #[derive(Debug)]
@@ -42,11 +44,22 @@ impl Held {
     }
 }
 
-/// One chunk: its token range in the document body and its state.
+/// One chunk: its token range in the document body, the CRC-32 of its tokens (what a
+/// saved state is bound to) and its state.
 #[derive(Debug)]
 pub(crate) struct StoredChunk {
     pub range: Range<usize>,
+    pub tokens_crc: u32,
     pub held: Held,
+}
+
+/// CRC-32 of tokens as little-endian i32s.
+pub(crate) fn tokens_crc(tokens: &[Token]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for token in tokens {
+        hasher.update(&token.to_le_bytes());
+    }
+    hasher.finalize()
 }
 
 /// A file of states, read (and for a spill file, appended to) under a lock.
@@ -69,7 +82,11 @@ impl BlobFile {
 
     /// Reads `len` bytes at `offset` and checks their CRC.
     pub fn read(&self, offset: u64, len: u64, crc: u32) -> Result<Vec<u8>> {
-        let len_usize = usize::try_from(len).map_err(|_| Error::Internal(format!("a state of {len} bytes")))?;
+        let past_end = offset.checked_add(len).is_none_or(|end| end > self.end);
+        let len_usize = usize::try_from(len)
+            .ok()
+            .filter(|_| !past_end)
+            .ok_or_else(|| Error::Internal(format!("a state of {len} bytes at offset {offset}, past {}", self.end)))?;
         let mut bytes = vec![0u8; len_usize];
         {
             let mut file = self.file.lock().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
@@ -100,7 +117,9 @@ impl BlobFile {
         let file = self.file.get_mut().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
         file.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
         file.write_all(bytes).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
-        self.end += bytes.len() as u64;
+        self.end = offset
+            .checked_add(bytes.len() as u64)
+            .ok_or_else(|| Error::Internal(format!("a spill file past 2^64 bytes ({})", self.path.display())))?;
         Ok(offset)
     }
 }
@@ -121,6 +140,11 @@ pub(crate) struct ChunkStore {
     pub chunks: Vec<StoredChunk>,
     /// The spill file (made on the first spill) or the loaded document file.
     pub file: Option<BlobFile>,
+    /// Tokens before every chunk's own (BOS, chat header): a state holds positions
+    /// `0..prefix_len + chunk length`.
+    prefix_len: usize,
+    /// The states come from a loaded `.fllm` file (whose damage is the file's fault).
+    from_document: bool,
     budget: u64,
     spill_dir: Option<PathBuf>,
     in_memory: u64,
@@ -129,14 +153,45 @@ pub(crate) struct ChunkStore {
 }
 
 impl ChunkStore {
-    /// An empty store keeping up to `budget` bytes in memory (0: no limit).
-    pub fn new(budget: u64, spill_dir: Option<PathBuf>) -> Self {
-        ChunkStore { chunks: Vec::new(), file: None, budget, spill_dir, in_memory: 0, spill_rate: None }
+    /// An empty store keeping up to `budget` bytes in memory (0: no limit), for chunks after
+    /// `prefix_len` tokens.
+    pub fn new(budget: u64, spill_dir: Option<PathBuf>, prefix_len: usize) -> Self {
+        ChunkStore {
+            chunks: Vec::new(),
+            file: None,
+            prefix_len,
+            from_document: false,
+            budget,
+            spill_dir,
+            in_memory: 0,
+            spill_rate: None,
+        }
     }
 
     /// A store over a document file whose states were all checked.
-    pub fn from_file(chunks: Vec<StoredChunk>, file: BlobFile) -> Self {
-        ChunkStore { chunks, file: Some(file), budget: 0, spill_dir: None, in_memory: 0, spill_rate: None }
+    pub fn from_file(chunks: Vec<StoredChunk>, file: BlobFile, prefix_len: usize) -> Self {
+        ChunkStore {
+            chunks,
+            file: Some(file),
+            prefix_len,
+            from_document: true,
+            budget: 0,
+            spill_dir: None,
+            in_memory: 0,
+            spill_rate: None,
+        }
+    }
+
+    /// Records each chunk's tokens CRC (`body` is the document's tokens, as the chunk
+    /// ranges index them).
+    pub fn bind_tokens(&mut self, body: &[Token]) -> Result<()> {
+        for chunk in &mut self.chunks {
+            let tokens = body.get(chunk.range.clone()).ok_or_else(|| {
+                Error::Internal(format!("chunk {:?} is outside the {} tokens", chunk.range, body.len()))
+            })?;
+            chunk.tokens_crc = tokens_crc(tokens);
+        }
+        Ok(())
     }
 
     pub fn counts(&self) -> StoreCounts {
@@ -194,8 +249,29 @@ impl ChunkStore {
         Ok(Held::InFile { offset, len: state.len() as u64, crc: crc32fast::hash(state) })
     }
 
-    fn find(&self, range: &Range<usize>) -> Option<&StoredChunk> {
-        self.chunks.iter().find(|c| c.range == *range)
+    fn find(&self, range: &Range<usize>) -> Option<(usize, &StoredChunk)> {
+        self.chunks.iter().enumerate().find(|(_, c)| c.range == *range)
+    }
+
+    /// Loads chunk `index`'s state into `seq`. A state read from a file is checked for its
+    /// meaning first; one from a loaded document that llama.cpp refuses is a damaged file.
+    fn load(&self, ctx: &mut Context, index: usize, chunk: &StoredChunk, seq: SeqId) -> Result<bool> {
+        let damaged = |why: String| match &self.file {
+            Some(file) if self.from_document => {
+                Error::DocumentFile { path: file.path.clone(), reason: format!("damaged: chunk {index}'s KV: {why}") }
+            }
+            _ => Error::Internal(format!("chunk {index}'s KV in the spill file: {why}")),
+        };
+        let loaded = self.with_state(&chunk.held, |state| {
+            if matches!(chunk.held, Held::InFile { .. }) {
+                check_chunk_state(state, self.prefix_len + chunk.range.len()).map_err(damaged)?;
+            }
+            ctx.load_seq_state(seq, state).map_err(|e| match e {
+                Error::DocumentMismatch(why) if self.from_document => damaged(why),
+                other => other,
+            })
+        })?;
+        Ok(loaded.is_some())
     }
 }
 
@@ -215,7 +291,7 @@ impl ChunkMemory for ChunkStore {
             self.spill_or_drop(&state, seconds)?
         };
         self.chunks.retain(|c| c.range != *range);
-        self.chunks.push(StoredChunk { range: range.clone(), held });
+        self.chunks.push(StoredChunk { range: range.clone(), tokens_crc: 0, held });
         Ok(())
     }
 }
@@ -225,8 +301,8 @@ pub(crate) struct StoreReader<'a>(pub &'a ChunkStore);
 
 impl ChunkMemory for StoreReader<'_> {
     fn restore(&mut self, ctx: &mut Context, range: &Range<usize>, seq: SeqId) -> Result<bool> {
-        let Some(chunk) = self.0.find(range) else { return Ok(false) };
-        Ok(self.0.with_state(&chunk.held, |state| ctx.load_seq_state(seq, state))?.is_some())
+        let Some((index, chunk)) = self.0.find(range) else { return Ok(false) };
+        self.0.load(ctx, index, chunk, seq)
     }
 
     fn decoded(&mut self, _: &Context, _: &Range<usize>, _: SeqId, _: f64) -> Result<()> {

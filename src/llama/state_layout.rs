@@ -84,6 +84,71 @@ fn plan(state: &[u8]) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
+/// llama.cpp's magic at the start of a sequence state (`llama_context`'s `io_magic`).
+const STATE_MAGIC: u32 = 0xaf14_3cd8;
+/// llama.cpp's most sequences (`LLAMA_MAX_SEQ`), so the most streams a KV cache has.
+const MAX_STREAMS: u32 = 256;
+
+/// Checks what a chunk's saved state means before llama.cpp loads it (llama.cpp checks the
+/// layout, not the positions): a state of one sequence, its cells in that sequence's own
+/// stream, holding the positions `0..n_positions` the chunk was decoded at, each once, in
+/// the first KV cache, and a run of them ending at the last position in any further cache
+/// (a sliding-window cache keeps only the recent cells). Every length is checked against the
+/// bytes left; nothing is allocated beyond one position per cell. The error says what is
+/// wrong, with the values.
+pub fn check_chunk_state(state: &[u8], n_positions: usize) -> Result<(), String> {
+    let mut walk = Walk { bytes: state, at: 0 };
+    let too_short = || format!("the state ends early ({} bytes)", state.len());
+    let magic = walk.u32().ok_or_else(too_short)?;
+    if magic != STATE_MAGIC {
+        return Err(format!("not a llama.cpp sequence state (magic {magic:08x})"));
+    }
+    let seq = walk.u32().ok_or_else(too_short)?;
+    if seq >= MAX_STREAMS {
+        return Err(format!("sequence id {}", seq as i32));
+    }
+    let mut cache = 0;
+    while walk.at < state.len() {
+        let n_stream = walk.u32().ok_or_else(too_short)?;
+        if n_stream == 0 || n_stream > MAX_STREAMS {
+            return Err(format!("KV cache {cache} has {n_stream} streams"));
+        }
+        let mut positions = None;
+        for stream in 0..n_stream {
+            let cell_count = walk.u32().ok_or_else(too_short)?;
+            if cell_count == 0 {
+                continue;
+            }
+            if positions.is_some() || (n_stream > 1 && stream != seq) {
+                return Err(format!("KV cache {cache} has cells in stream {stream}, not in sequence {seq}'s own"));
+            }
+            if cell_count as usize > n_positions {
+                return Err(format!("KV cache {cache} has {cell_count} cells for {n_positions} positions"));
+            }
+            positions = Some(walk.positions(cell_count, seq).ok_or_else(too_short)??);
+            walk.rows(cell_count).ok_or_else(|| format!("KV cache {cache}'s K/V rows do not fit the state"))?;
+        }
+        let mut positions = positions.ok_or_else(|| format!("KV cache {cache} holds no cells"))?;
+        positions.sort_unstable();
+        let (first, last) = (positions[0], positions[positions.len() - 1]);
+        let distinct = positions.windows(2).all(|w| w[0] < w[1]);
+        let ends_at_last = i64::from(last) + 1 == n_positions as i64;
+        let complete = i64::from(first) == (n_positions - positions.len()) as i64 && (cache > 0 || first == 0);
+        if !(distinct && ends_at_last && complete && first >= 0) {
+            return Err(format!(
+                "KV cache {cache} holds {} cells at positions {first}..={last}{}, the chunk has positions 0..{n_positions}",
+                positions.len(),
+                if distinct { "" } else { " (some twice)" }
+            ));
+        }
+        cache += 1;
+    }
+    if cache == 0 {
+        return Err("the state holds no KV cache".into());
+    }
+    Ok(())
+}
+
 struct Walk<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -114,6 +179,25 @@ impl<'a> Walk<'a> {
             }
         }
         Some(())
+    }
+
+    /// Cell metadata of a single-sequence state, each cell in sequence `seq`: the positions
+    /// (None when the bytes run out; Err names a cell of another shape).
+    fn positions(&mut self, cell_count: u32, seq: u32) -> Option<Result<Vec<i32>, String>> {
+        let mut positions = Vec::new();
+        for cell in 0..cell_count {
+            let meta = self.take(CELL_META_BYTES)?;
+            let word = |i: usize| u32::from_le_bytes([meta[i], meta[i + 1], meta[i + 2], meta[i + 3]]);
+            let (n_seq, cell_seq) = (word(4), word(8));
+            if n_seq != 1 || cell_seq != seq {
+                return Some(Err(format!(
+                    "cell {cell} belongs to {n_seq} sequence(s) (id {}), not to sequence {seq} alone",
+                    cell_seq as i32
+                )));
+            }
+            positions.push(word(0) as i32);
+        }
+        Some(Ok(positions))
     }
 
     /// K rows of every layer, then V rows (row-major, or transposed without flash attention).
@@ -206,6 +290,69 @@ mod tests {
                 let split = split_state(4, own, 5, caches, v_trans);
                 assert_eq!(single_stream(split), Some(unified_state(5, caches, v_trans)), "{caches} {own}");
             }
+        }
+    }
+
+    /// A chunk state of sequence `seq`, one KV cache per list of cell positions, in the
+    /// sequence's own stream of `n_stream`.
+    fn chunk_state(n_stream: u32, seq: u32, caches: &[&[i32]]) -> Vec<u8> {
+        let mut s = STATE_MAGIC.to_le_bytes().to_vec();
+        s.extend_from_slice(&seq.to_le_bytes());
+        let own = if n_stream > 1 { seq } else { 0 };
+        for positions in caches {
+            s.extend_from_slice(&n_stream.to_le_bytes());
+            for stream in 0..n_stream {
+                if stream != own {
+                    s.extend_from_slice(&0u32.to_le_bytes());
+                    continue;
+                }
+                let cells = positions.len() as u32;
+                s.extend_from_slice(&cells.to_le_bytes());
+                if cells == 0 {
+                    continue;
+                }
+                for pos in *positions {
+                    s.extend_from_slice(&pos.to_le_bytes());
+                    s.extend_from_slice(&1u32.to_le_bytes());
+                    s.extend_from_slice(&seq.to_le_bytes());
+                }
+                s.extend_from_slice(&section(cells, false)[CELL_META_BYTES * cells as usize..]);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_chunk_state_is_checked_for_its_positions_and_sequence() {
+        let all: &[i32] = &[0, 1, 2, 3, 4];
+        assert_eq!(check_chunk_state(&chunk_state(4, 2, &[all]), 5), Ok(()));
+        // Cells in any order; a sliding-window cache holds the last positions only.
+        assert_eq!(check_chunk_state(&chunk_state(1, 0, &[&[3, 4, 0, 1, 2], &[4, 3]]), 5), Ok(()));
+        let refused = |state: &[u8], n: usize, words: &str| {
+            let why = check_chunk_state(state, n).expect_err(words);
+            assert!(why.contains(words), "{words}: {why}");
+        };
+        let good = chunk_state(4, 2, &[all]);
+        refused(&good, 6, "positions 0..=4, the chunk has positions 0..6");
+        refused(&good, 4, "5 cells for 4 positions");
+        refused(&chunk_state(4, 2, &[&[-7, 1, 2, 3, 4]]), 5, "-7");
+        refused(&chunk_state(4, 2, &[&[1, 1, 2, 3, 4]]), 5, "some twice");
+        refused(&chunk_state(1, 0, &[all, &[2, 4]]), 5, "KV cache 1 holds 2 cells at positions 2..=4");
+        refused(&chunk_state(1, 0, &[&[1, 2, 3, 4]]), 5, "KV cache 0 holds 4 cells");
+        refused(&chunk_state(1, 0, &[all, &[]]), 5, "KV cache 1 holds no cells");
+        let cell = 8 + 4 + 4 * 3;
+        let mut other_seq = good.clone();
+        other_seq[cell + 8..cell + 12].copy_from_slice(&3i32.to_le_bytes());
+        refused(&other_seq, 5, "not to sequence 2 alone");
+        let mut other_stream = good.clone();
+        other_stream[4..8].copy_from_slice(&1u32.to_le_bytes());
+        refused(&other_stream, 5, "stream 2, not in sequence 1's own");
+        let mut magic = good.clone();
+        magic[0] ^= 1;
+        refused(&magic, 5, "magic");
+        refused(&good[..8], 5, "no KV cache");
+        for cut in 0..good.len() {
+            assert!(check_chunk_state(&good[..cut], 5).is_err(), "cut at {cut}");
         }
     }
 

@@ -177,10 +177,11 @@ static void test_documents(const char *scratch) {
         check_refused(session, bad, FOCUSLLM_STATUS_DOCUMENT_FILE, "truncated");
         write_file(bad, "plain text, not a document", 26);
         check_refused(session, bad, FOCUSLLM_STATUS_DOCUMENT_FILE, "not a focusllm document");
+        char version = good[8];
         good[8] = 9; /* format version 9 */
         write_file(bad, good, len);
         check_refused(session, bad, FOCUSLLM_STATUS_DOCUMENT_FILE, "newer");
-        good[8] = 1;
+        good[8] = version;
         good[len / 2] ^= 0x10;
         write_file(bad, good, len);
         check_refused(session, bad, FOCUSLLM_STATUS_DOCUMENT_FILE, "damaged");
