@@ -3,16 +3,15 @@
 //! finite are refused with FOCUSLLM_STATUS_MODEL_LOAD and a message naming the key and value.
 //!
 //! Each crafted model (the default model with one metadata value patched, see
-//! `common::crafted_gguf`) is loaded through the C API in a child process (this test binary,
-//! re-run on the ignored `child_load` test), so an abort shows as the child's death instead of
-//! ending the test run.
+//! `common::crafted_gguf`) is loaded through the C API in a child process (`common::child`),
+//! so an abort shows as the child's death instead of ending the test run.
 
 mod common;
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::process::Command;
 
+use common::child;
 use common::crafted_gguf::{CraftedGguf, GgufValue, scratch_dir};
 use focusllm::capi::last_error::focusllm_last_error_message;
 use focusllm::capi::model::{focusllm_model, focusllm_model_default_params, focusllm_model_free, focusllm_model_load};
@@ -114,15 +113,14 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// Loads `$FOCUSLLM_TEST_CHILD_MODEL` through the C API and prints the status and message.
+/// Loads `$FOCUSLLM_TEST_CHILD_MODEL` through the C API and reports the status and message.
 /// Run only as the child of `crafted_models_get_a_status_not_a_death`.
 #[test]
 #[ignore = "the child process of crafted_models_get_a_status_not_a_death"]
 fn child_load() {
-    let path = std::env::var(CHILD_MODEL).expect("child_load runs as a child, with the model path in the environment");
-    let (status, message) = load_through_c_api(&path);
-    println!("CHILD-STATUS {status}");
-    println!("CHILD-MESSAGE {message}");
+    let (status, message) = load_through_c_api(&child::input(CHILD_MODEL));
+    child::report("status", status);
+    child::report("message", message);
 }
 
 fn load_through_c_api(path: &str) -> (i32, String) {
@@ -146,25 +144,11 @@ fn load_through_c_api(path: &str) -> (i32, String) {
     (status as i32, String::from_utf8_lossy(&message).into_owned())
 }
 
-/// Runs `child_load` on `model` in a child process: its status and message, or why it died.
+/// Loads `model` in a child process: its status and message, or why the child died.
 fn load_in_child(model: &Path) -> Result<(i32, String), String> {
-    let exe = std::env::current_exe().expect("the test executable");
-    let output = Command::new(exe)
-        .args(["--exact", "child_load", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_MODEL, model)
-        .output()
-        .expect("cannot start the child process");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    // The harness may print "test child_load ... " on the same line first.
-    let line = |tag: &str| stdout.lines().find_map(|l| l.find(tag).map(|at| l[at + tag.len()..].to_string()));
-    match (output.status.success(), line("CHILD-STATUS "), line("CHILD-MESSAGE ")) {
-        (true, Some(status), Some(message)) => Ok((status.parse().expect("a status number"), message)),
-        _ => Err(format!(
-            "the child did not finish ({}); stderr tail: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).lines().rev().take(5).collect::<Vec<_>>().join(" | ")
-        )),
-    }
+    let reports = child::run("child_load", &[(CHILD_MODEL, &model.to_string_lossy())])?;
+    let status = reports.get("status").and_then(|s| s.parse().ok()).ok_or("the child reported no status")?;
+    Ok((status, reports.get("message").cloned().unwrap_or_default()))
 }
 
 #[test]

@@ -122,11 +122,32 @@ impl CraftedGguf {
 
     /// Sets `key` to an array of u32 (a per-layer value).
     pub fn set_u32_array(&mut self, key: &str, values: &[u32]) {
-        let mut bytes = TYPE_UINT32.to_le_bytes().to_vec();
+        let elements: Vec<[u8; 4]> = values.iter().map(|v| v.to_le_bytes()).collect();
+        self.set_array(key, TYPE_UINT32, &elements);
+    }
+
+    /// Sets `key` to an array of i32.
+    pub fn set_i32_array(&mut self, key: &str, values: &[i32]) {
+        let elements: Vec<[u8; 4]> = values.iter().map(|v| v.to_le_bytes()).collect();
+        self.set_array(key, TYPE_INT32, &elements);
+    }
+
+    fn set_array(&mut self, key: &str, element: u32, values: &[[u8; 4]]) {
+        let mut bytes = element.to_le_bytes().to_vec();
         bytes.extend((values.len() as u64).to_le_bytes());
-        values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+        values.iter().for_each(|v| bytes.extend(v));
         self.entries.retain(|e| e.key != key);
         self.entries.push(Entry { key: key.to_string(), kind: TYPE_ARRAY, value: bytes });
+    }
+
+    /// Renames every key starting with `from` to start with `to` instead (to present a
+    /// model's hyperparameters under another architecture's name).
+    pub fn rename_prefix(&mut self, from: &str, to: &str) {
+        for entry in &mut self.entries {
+            if let Some(rest) = entry.key.strip_prefix(from) {
+                entry.key = format!("{to}{rest}");
+            }
+        }
     }
 
     /// Removes `key` if present.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod child;
 pub mod crafted_gguf;
 
 /// The default model's file name (fetched by `scripts/fetch-models.sh`).
