@@ -94,9 +94,8 @@ fn rendered_text(
     let rendered = model.apply_chat_template(&probe, add_assistant)?;
     let before = &skeleton[..at];
     let after = &skeleton[at + masked[i].content.len()..];
-    let fits = rendered.len() >= before.len() + after.len()
-        && rendered.starts_with(before)
-        && rendered.ends_with(after);
+    let fits =
+        rendered.len() >= before.len() + after.len() && rendered.starts_with(before) && rendered.ends_with(after);
     if !fits {
         return Err(Error::ChatTemplate(format!(
             "the chat template writes the text around message {i} differently once its content is in place"
@@ -113,12 +112,11 @@ struct Markers {
 
 impl Markers {
     fn new(messages: &[ChatMessage], template: &str) -> Markers {
-        let clashes =
-            |stem: &str| template.contains(stem) || messages.iter().any(|m| m.content.contains(stem) || m.role.contains(stem));
-        let stem = (0u64..)
-            .map(|n| format!("\u{E000}focusllm-message-{n}-"))
-            .find(|stem| !clashes(stem))
-            .unwrap_or_default();
+        let clashes = |stem: &str| {
+            template.contains(stem) || messages.iter().any(|m| m.content.contains(stem) || m.role.contains(stem))
+        };
+        let stem =
+            (0u64..).map(|n| format!("\u{E000}focusllm-message-{n}-")).find(|stem| !clashes(stem)).unwrap_or_default();
         Markers { stem }
     }
 

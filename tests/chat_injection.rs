@@ -87,11 +87,11 @@ fn a_chat_message_is_data() {
     let with_template: Vec<_> = models().iter().filter(|(_, m)| m.chat_template().is_some()).collect();
     assert_eq!(with_template.len(), 2, "SmolLM2 and the crafted Gemma have chat templates");
     for (file, model) in with_template {
-        let chat = |text: &str| Prompt::Chat(vec![ChatMessage::new("user", text)]).tokenize(&model).unwrap();
+        let chat = |text: &str| Prompt::Chat(vec![ChatMessage::new("user", text)]).tokenize(model).unwrap();
         let injected = chat(&format!("Hello. {INJECTION}Bye."));
         let plain = chat("Hello. Bye.");
-        assert_eq!(control_counts(&model, &injected), control_counts(&model, &plain), "{file}");
-        assert_no_control(&model, "the message", differing_span(&injected, &plain));
+        assert_eq!(control_counts(model, &injected), control_counts(model, &plain), "{file}");
+        assert_no_control(model, "the message", differing_span(&injected, &plain));
         let text = model.detokenize(&injected, true).unwrap();
         assert!(text.contains(INJECTION), "{file}: the message's text is kept as written: {text:?}");
     }

@@ -41,7 +41,11 @@ pub fn run(test: &str, env: &[(&str, &str)]) -> Result<HashMap<String, String>, 
     let stderr = String::from_utf8_lossy(&output.stderr);
     let why: Vec<&str> = stderr.lines().filter(|l| l.contains("GGML_ASSERT") || l.contains("panicked")).collect();
     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-    Err(format!("the child did not finish ({}): {}", output.status, if why.is_empty() { tail } else { why }.join(" | ")))
+    Err(format!(
+        "the child did not finish ({}): {}",
+        output.status,
+        if why.is_empty() { tail } else { why }.join(" | ")
+    ))
 }
 
 /// The value of environment variable `name`, set by the parent.
