@@ -104,7 +104,9 @@ enum
      */
     FOCUSLLM_STATUS_MODEL_FILE = 4,
     /**
-     * The file is not a loadable GGUF model; the message carries llama.cpp's reason.
+     * The file is not a loadable GGUF model; the message carries llama.cpp's reason, or names
+     * the hyperparameter focusllm refused before llama.cpp saw the file (a value llama.cpp
+     * would end the process on, or a number that is not finite).
      */
     FOCUSLLM_STATUS_MODEL_LOAD = 5,
     /**

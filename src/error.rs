@@ -21,6 +21,12 @@ pub enum Error {
     #[error("cannot load model {path}: {reason}")]
     ModelLoad { path: PathBuf, reason: String },
 
+    /// A hyperparameter of the model file is one llama.cpp would end the process on, or not a
+    /// finite number; `key` is the full metadata key (`llama.block_count`), `reason` names the
+    /// value and what is accepted. Checked before llama.cpp sees the file.
+    #[error("cannot load model {path}: {key} {reason}")]
+    ModelHparam { path: PathBuf, key: String, reason: String },
+
     /// llama.cpp could not create a context (usually: not enough memory for n_ctx).
     #[error("cannot create a context: {0}")]
     ContextCreate(String),

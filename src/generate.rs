@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::chat::chat_tokens;
 use crate::error::{Error, Result};
 use crate::llama::{Batch, ChatMessage, Context, Model, Sampler, Token};
 use crate::params::GenerateParams;
@@ -16,7 +17,8 @@ pub enum Prompt {
     /// (`<|im_start|>`) parsed as control tokens.
     Text(String),
     /// Chat messages, formatted by the model's own chat template, ending with the assistant's
-    /// turn.
+    /// turn. The messages are data: text in them that looks like a control token
+    /// (`<|im_end|>`) stays text; only the template's own text becomes control tokens.
     Chat(Vec<ChatMessage>),
     /// Already tokenized input.
     Tokens(Vec<Token>),
@@ -32,10 +34,7 @@ impl Prompt {
                 }
                 model.tokenize(text, true, true)?
             }
-            Prompt::Chat(messages) => {
-                let text = model.apply_chat_template(messages, true)?;
-                model.tokenize(&text, true, true)?
-            }
+            Prompt::Chat(messages) => chat_tokens(model, messages, true)?,
             Prompt::Tokens(tokens) => tokens.clone(),
         };
         if tokens.is_empty() {

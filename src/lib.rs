@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod capi;
+mod chat;
 pub mod error;
 pub mod focus;
 pub mod generate;

@@ -22,7 +22,9 @@ pub enum focusllm_status {
     InvalidParam = 3,
     /// The model file cannot be opened or read (missing, a directory, empty, no permission).
     ModelFile = 4,
-    /// The file is not a loadable GGUF model; the message carries llama.cpp's reason.
+    /// The file is not a loadable GGUF model; the message carries llama.cpp's reason, or names
+    /// the hyperparameter focusllm refused before llama.cpp saw the file (a value llama.cpp
+    /// would end the process on, or a number that is not finite).
     ModelLoad = 5,
     /// llama.cpp could not create a context (usually not enough memory for n_ctx).
     ContextCreate = 6,
@@ -149,7 +151,7 @@ impl From<Error> for Failure {
         let status = match &error {
             Error::InvalidParam(_) => focusllm_status::InvalidParam,
             Error::ModelFile { .. } => focusllm_status::ModelFile,
-            Error::ModelLoad { .. } => focusllm_status::ModelLoad,
+            Error::ModelLoad { .. } | Error::ModelHparam { .. } => focusllm_status::ModelLoad,
             Error::ContextCreate(_) => focusllm_status::ContextCreate,
             Error::InvalidInput(_) => focusllm_status::InvalidInput,
             Error::TooLong(_) => focusllm_status::TooLong,

@@ -121,6 +121,8 @@ pub(crate) fn candidates(
     let width = wave_width(job);
     let local_cells = prefix.len() + job.plan.chunks.len() * cells + job.plan.local.len() + params.max_tokens as usize;
     let mut ctx = job.context(width * chunk_seq_len(job) + local_cells + 1, width + 1, true)?;
+    // Asked before any work: the candidates are moved next to the local context.
+    ctx.check_can_shift("the candidate strategy moves each chunk's last cells next to the question")?;
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     if !prefix.is_empty() {
         decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;

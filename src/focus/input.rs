@@ -2,6 +2,7 @@
 //! with (BOS, chat header), the body the plan cuts (document, then question and chat tail),
 //! and the equivalent plain prompt for inputs that fit the window.
 
+use crate::chat::{self, Piece};
 use crate::error::{Error, Result};
 use crate::generate::Prompt;
 use crate::llama::{ChatMessage, Model, Token};
@@ -15,7 +16,7 @@ pub struct FocusInput {
     pub body: Vec<Token>,
     /// Where the question starts in `body`.
     pub question_start: usize,
-    /// The same input as one plain prompt, used when it fits the window.
+    /// The same input as one plain prompt (`prefix` then `body`), used when it fits the window.
     pub direct_prompt: Prompt,
 }
 
@@ -45,24 +46,65 @@ impl FocusInput {
         let mut body = model.tokenize(document, false, false)?;
         let question_start = body.len();
         body.extend(model.tokenize(question, false, false)?);
-        Ok(FocusInput { prefix, body, question_start, direct_prompt: Prompt::Text(format!("{document}{question}")) })
+        Ok(FocusInput::new(prefix, body, question_start))
     }
 
     fn chat(model: &Model, document: &str, question: &str) -> Result<FocusInput> {
         let content = format!("{document}\n\n{question}");
-        let message = vec![ChatMessage::new("user", content.clone())];
-        let formatted = model.apply_chat_template(&message, true)?;
-        let at = formatted
-            .find(&content)
+        let pieces = chat::render(model, &[ChatMessage::new("user", content.clone())], true)?;
+        let at = pieces
+            .iter()
+            .position(|p| matches!(p, Piece::Message { .. }))
+            .ok_or_else(|| Error::ChatTemplate("the chat template leaves the message out; use raw mode".into()))?;
+        let template_text = |pieces: &[Piece]| -> String {
+            pieces.iter().map(|p| if let Piece::Template(t) = p { t.as_str() } else { "" }).collect()
+        };
+        let (head, tail) = (template_text(&pieces[..at]), template_text(&pieces[at + 1..]));
+        let Piece::Message { text: rendered, .. } = &pieces[at] else {
+            return Err(Error::Internal("the message piece moved".into()));
+        };
+        // Templates may trim the message (Gemma's does); the document and the question are
+        // what is left of each.
+        let (document, question) = split_rendered(&content, rendered, document.len())
             .ok_or_else(|| Error::ChatTemplate("the chat template changed the message text; use raw mode".into()))?;
-        let (head, rest) = formatted.split_at(at);
-        let tail = &rest[content.len()..];
-        let prefix = model.tokenize(head, true, true)?;
-        // The document is data: text that looks like a control token stays text.
+        let prefix = model.tokenize(&head, true, true)?;
+        // The document and the question are data: text that looks like a control token stays text.
         let mut body = model.tokenize(document, false, false)?;
         let question_start = body.len();
-        body.extend(model.tokenize(&format!("\n\n{question}"), false, false)?);
-        body.extend(model.tokenize(tail, false, true)?);
-        Ok(FocusInput { prefix, body, question_start, direct_prompt: Prompt::Chat(message) })
+        body.extend(model.tokenize(question, false, false)?);
+        body.extend(model.tokenize(&tail, false, true)?);
+        Ok(FocusInput::new(prefix, body, question_start))
+    }
+
+    /// The input; its plain prompt is exactly the tokens the chunked path reads, so an input
+    /// just under the window and one just over it get the same treatment.
+    fn new(prefix: Vec<Token>, body: Vec<Token>, question_start: usize) -> FocusInput {
+        let direct_prompt = Prompt::Tokens([prefix.as_slice(), body.as_slice()].concat());
+        FocusInput { prefix, body, question_start, direct_prompt }
+    }
+}
+
+/// Splits the template's rendering of `content` (`document + "\n\n" + question`, the
+/// document `document_len` bytes) into what it kept of the document and of the question
+/// (which keeps its leading `"\n\n"`). None when the rendering is not a part of the content
+/// that holds the boundary between the two.
+fn split_rendered<'a>(content: &'a str, rendered: &str, document_len: usize) -> Option<(&'a str, &'a str)> {
+    let start = content.find(rendered)?;
+    let end = start + rendered.len();
+    (start < document_len && end > document_len + 2)
+        .then(|| (&content[start..document_len], &content[document_len..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_rendered;
+
+    #[test]
+    fn a_trimmed_rendering_splits_at_the_document_end() {
+        let content = "  doc\n\nquestion? \n";
+        assert_eq!(split_rendered(content, content, 5), Some(("  doc", "\n\nquestion? \n")));
+        assert_eq!(split_rendered(content, content.trim(), 5), Some(("doc", "\n\nquestion?")));
+        assert_eq!(split_rendered(content, "something else", 5), None);
+        assert_eq!(split_rendered(content, "question?", 5), None);
     }
 }

@@ -234,12 +234,19 @@ impl Context {
         unsafe { sys::llama_memory_clear(self.memory(), true) };
     }
 
-    /// Removes positions [p0, p1) of `seq` (-1 = open end). Returns false when llama.cpp
-    /// cannot remove a partial range (recurrent models).
-    pub fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<bool> {
+    /// Removes positions [p0, p1) of `seq` (-1 = open end). A memory that cannot remove a
+    /// part of a sequence (a recurrent model's) refuses with [`Error::Unsupported`], so no
+    /// caller goes on with cells it believes gone.
+    pub fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<()> {
         self.check_seq(seq)?;
         // SAFETY: valid memory handle, checked sequence id.
-        Ok(unsafe { sys::llama_memory_seq_rm(self.memory(), seq, p0, p1) })
+        if unsafe { sys::llama_memory_seq_rm(self.memory(), seq, p0, p1) } {
+            return Ok(());
+        }
+        Err(Error::Unsupported(format!(
+            "removing positions {p0}..{p1} of sequence {seq}: the KV memory of {} cannot remove part of a sequence",
+            self.model.description()
+        )))
     }
 
     /// Makes `dst` hold the cells of `src` in [p0, p1). With split KV only whole sequences
@@ -263,12 +270,27 @@ impl Context {
         Ok(())
     }
 
-    /// Shifts positions [p0, p1) of `seq` by `delta`.
+    /// Shifts positions [p0, p1) of `seq` by `delta`. A memory that cannot shift
+    /// ([`Context::can_shift`] false: multi-position RoPE, a sliding-window cache smaller than
+    /// the full one) refuses with [`Error::Unsupported`]: llama.cpp would abort the process,
+    /// at once or at the next decode.
     pub fn seq_add(&mut self, seq: SeqId, p0: Pos, p1: Pos, delta: Pos) -> Result<()> {
         self.check_seq(seq)?;
-        // SAFETY: valid memory handle, checked id.
+        self.check_can_shift(&format!("shifting positions {p0}..{p1} of sequence {seq} by {delta}"))?;
+        // SAFETY: valid memory handle, checked id, a memory that can shift.
         unsafe { sys::llama_memory_seq_add(self.memory(), seq, p0, p1, delta) };
         Ok(())
+    }
+
+    /// [`Error::Unsupported`] naming `what` when the KV memory cannot shift positions.
+    pub fn check_can_shift(&self, what: &str) -> Result<()> {
+        if self.can_shift() {
+            return Ok(());
+        }
+        Err(Error::Unsupported(format!(
+            "{what}: the KV memory of {} cannot move cells to other positions",
+            self.model.description()
+        )))
     }
 
     /// The KV state of `seq` (its cells, positions and K/V rows) as llama.cpp serializes it.

@@ -10,6 +10,8 @@
 mod backend;
 mod batch;
 mod context;
+mod gguf_meta;
+mod hparams;
 mod log_bridge;
 mod model;
 mod sampler;

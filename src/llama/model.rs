@@ -10,6 +10,8 @@ use llama_cpp_sys_2 as sys;
 
 use super::Token;
 use super::backend::ensure_backend;
+use super::gguf_meta::ModelMeta;
+use super::hparams;
 use super::log_bridge::{clear_recent_errors, recent_errors};
 use crate::error::{Error, Result};
 use crate::params::ModelParams;
@@ -114,6 +116,19 @@ fn precheck(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses hyperparameters llama.cpp would abort the process on (a vocabulary-only load does
+/// not read them). A file llama.cpp's GGUF reader refuses is left to the load, which names why.
+fn check_hparams(path: &Path, c_path: &CStr) -> Result<()> {
+    let Some(meta) = ModelMeta::read(c_path) else {
+        return Ok(());
+    };
+    hparams::check(&meta).map_err(|refusal| Error::ModelHparam {
+        path: path.to_path_buf(),
+        key: refusal.key,
+        reason: refusal.reason,
+    })
+}
+
 impl Model {
     /// Loads a GGUF model.
     pub fn load(path: &Path, params: &ModelParams) -> Result<Arc<Model>> {
@@ -131,6 +146,9 @@ impl Model {
         precheck(path)?;
         ensure_backend();
         let c_path = path_to_cstring(path)?;
+        if !params.vocab_only {
+            check_hparams(path, &c_path)?;
+        }
         let mut state = ProgressState { callback: progress, cancelled: false };
         // SAFETY: plain value constructor, no preconditions.
         let mut raw_params = unsafe { sys::llama_model_default_params() };

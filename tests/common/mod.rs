@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+pub mod child;
+pub mod crafted_gguf;
+
 /// The default model's file name (fetched by `scripts/fetch-models.sh`).
 pub const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The second model (`scripts/fetch-models.sh all`).
