@@ -18,8 +18,10 @@ pub(crate) enum Family {
     /// One needle among lines of random 7-digit numbers.
     SingleNumbers,
     /// One key asked among 4 needles of the same form (look-alikes), in essays.
+    #[value(name = "multikey-4")]
     Multikey4,
     /// One key asked among 10 needles of the same form, in essays.
+    #[value(name = "multikey-10")]
     Multikey10,
     /// All 4 values of one key, in essays.
     Multivalue,
@@ -405,6 +407,14 @@ mod tests {
             assert_eq!(score(&sample.expected, "nothing useful"), 0.0, "{}", family.name());
             // Fixed seeds: the same spec gives the same sample.
             assert_eq!(build(family, &spec, &words).unwrap(), sample, "{}", family.name());
+        }
+    }
+
+    #[test]
+    fn command_line_names_are_the_table_names() {
+        for family in Family::ALL {
+            let value = family.to_possible_value().expect("every family has a name on the command line");
+            assert_eq!(value.get_name(), family.name());
         }
     }
 
