@@ -371,9 +371,15 @@ mod tests {
     fn every_length_has_a_range() {
         let f = FocusParams::default();
         for (params, needle) in [
-            (FocusParams { chunk_len: 1, ..f.clone() }, "chunk_len must be 0 (derived from the window) or in 64..=16777216, got 1"),
+            (
+                FocusParams { chunk_len: 1, ..f.clone() },
+                "chunk_len must be 0 (derived from the window) or in 64..=16777216, got 1",
+            ),
             (FocusParams { chunk_len: u32::MAX, ..f.clone() }, "chunk_len must be 0"),
-            (FocusParams { local_len: 4_294_967_295, ..f.clone() }, "local_len must be 0 (derived from the window) or in 16..=16777216, got 4294967295"),
+            (
+                FocusParams { local_len: 4_294_967_295, ..f.clone() },
+                "local_len must be 0 (derived from the window) or in 16..=16777216, got 4294967295",
+            ),
             (FocusParams { local_len: 3, ..f.clone() }, "local_len"),
             (FocusParams { prompt_len: MAX_LENGTH + 1, ..f.clone() }, "prompt_len"),
             (FocusParams { window: MAX_LENGTH + 1, ..f.clone() }, "window must be 0"),

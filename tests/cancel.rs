@@ -161,7 +161,10 @@ struct Outcomes {
     stopped_the_next: usize,
 }
 
-const RACES: usize = 1000;
+/// Races per test: 1,000 (FOCUSLLM_CANCEL_RACES overrides it, for a quick local look).
+fn races() -> usize {
+    std::env::var("FOCUSLLM_CANCEL_RACES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000)
+}
 
 /// A short job on a tiny context: "Hi", two tokens, 64 cells.
 fn tiny_session_params() -> SessionParams {
@@ -171,32 +174,31 @@ fn tiny_session_params() -> SessionParams {
 }
 
 #[test]
-fn a_token_cancelled_at_a_random_moment_is_never_lost() {
-    // Each job gets its own token; another thread cancels it at a random moment: before the
-    // job starts, during it, or after it. A token cancelled before the job starts always
-    // stops it; a job never hangs; and the next job (a new token) always runs.
-    let model = Model::load(&common::default_model(), &ModelParams::default()).unwrap();
-    let mut session = Session::new(model, tiny_session_params()).unwrap();
+fn a_cancel_at_a_random_moment_is_never_lost_by_a_job() {
+    // No job clears a cancel: another thread cancels at a random moment (before the job
+    // starts, during it, or after it); a cancel that came before the job always stops it, a
+    // job never hangs, and after reset() the context runs again.
+    let mut ctx = context(64);
+    let handle = ctx.cancel_handle();
     let prompt = Prompt::Text("Hi".into());
     let params = GenerateParams { max_tokens: 2, ..Default::default() };
-    let mut run = |session: &mut Session| {
-        session.generate(&prompt, &params, Observer { on_piece: &mut |_, _| true, on_progress: &mut |_| true })
+    let run = |ctx: &mut Context| {
+        focusllm::generate(ctx, &prompt, &params, Observer { on_piece: &mut |_, _| true, on_progress: &mut |_| true })
     };
     let started = Instant::now();
-    run(&mut session).unwrap();
+    run(&mut ctx).unwrap();
     let span = started.elapsed();
     let mut moments = Moments(0x5eed_0015);
     let (mut before, mut during, mut after) = (0, 0, 0);
-    for race in 0..RACES {
-        let token = CancelHandle::default();
-        session.set_cancel_handle(token.clone());
+    for race in 0..races() {
+        handle.reset();
         let cancelled = Arc::new(AtomicBool::new(false));
-        let delay = moments.below(2 * span);
+        let delay = moments.below(span);
         let canceller = {
-            let (token, cancelled) = (token.clone(), cancelled.clone());
+            let (handle, cancelled) = (handle.clone(), cancelled.clone());
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
-                token.cancel();
+                handle.cancel();
                 cancelled.store(true, Ordering::SeqCst);
             })
         };
@@ -204,7 +206,7 @@ fn a_token_cancelled_at_a_random_moment_is_never_lost() {
             std::thread::sleep(moments.below(span));
         }
         let cancelled_before = cancelled.load(Ordering::SeqCst);
-        let result = run(&mut session);
+        let result = run(&mut ctx);
         canceller.join().unwrap();
         match result {
             Err(Error::Cancelled) if cancelled_before => before += 1,
@@ -212,11 +214,31 @@ fn a_token_cancelled_at_a_random_moment_is_never_lost() {
             Ok(_) if !cancelled_before => after += 1,
             other => panic!("race {race}: cancelled before the job: {cancelled_before}, got {other:?}"),
         }
-        session.set_cancel_handle(CancelHandle::default());
-        run(&mut session).unwrap_or_else(|e| panic!("race {race}: the next job: {e}"));
+        // The cancel stays: the next job stops at once.
+        assert!(matches!(run(&mut ctx), Err(Error::Cancelled)), "race {race}: a job cleared the cancel");
     }
-    println!("{RACES} token cancels: {before} before the job, {during} during it, {after} after it");
+    println!("{} cancels (one job {span:?}): {before} before the job, {during} during it, {after} after it", races());
     assert!(before > 0 && during + after > 0, "the cancels did not spread: {before} / {during} / {after}");
+}
+
+#[test]
+fn a_session_job_stops_on_the_token_it_is_given() {
+    // A token cancelled before the job starts stops it; the next job, on a new token, runs.
+    let model = Model::load(&common::default_model(), &ModelParams::default()).unwrap();
+    let mut session = Session::new(model, tiny_session_params()).unwrap();
+    let prompt = Prompt::Text("Hi".into());
+    let params = GenerateParams { max_tokens: 2, ..Default::default() };
+    let run = |session: &mut Session| {
+        session.generate(&prompt, &params, Observer { on_piece: &mut |_, _| true, on_progress: &mut |_| true })
+    };
+    session.cancel_handle().cancel();
+    assert!(matches!(run(&mut session), Err(Error::Cancelled)));
+    assert!(matches!(run(&mut session), Err(Error::Cancelled)), "the cancel was cleared by a job");
+    let token = CancelHandle::default();
+    session.set_cancel_handle(token.clone());
+    run(&mut session).unwrap();
+    token.cancel();
+    assert!(matches!(run(&mut session), Err(Error::Cancelled)));
 }
 
 /// A C handle shared with the cancelling thread (the C API allows cancelling from any thread).
@@ -232,12 +254,20 @@ fn c_session() -> (*mut focusllm_model, *mut focusllm_session) {
     let path = path.to_str().expect("a UTF-8 model path");
     let mut model_params = std::mem::MaybeUninit::<focusllm_model_params>::uninit();
     // SAFETY: writes the whole struct.
-    let status = unsafe { focusllm_model_default_params(model_params.as_mut_ptr(), size_of::<focusllm_model_params>()) };
+    let status =
+        unsafe { focusllm_model_default_params(model_params.as_mut_ptr(), size_of::<focusllm_model_params>()) };
     assert_eq!(status, focusllm_status::Ok);
     let mut model = std::ptr::null_mut();
     // SAFETY: the path and the (initialised) params are valid for the call; model is an out-param.
     let status = unsafe {
-        focusllm_model_load(path.as_ptr().cast(), path.len(), model_params.as_ptr(), None, std::ptr::null_mut(), &mut model)
+        focusllm_model_load(
+            path.as_ptr().cast(),
+            path.len(),
+            model_params.as_ptr(),
+            None,
+            std::ptr::null_mut(),
+            &mut model,
+        )
     };
     assert_eq!(status, focusllm_status::Ok);
     let mut params = std::mem::MaybeUninit::<focusllm_session_params>::uninit();
@@ -268,7 +298,8 @@ fn c_run(session: *mut focusllm_session, token: *const focusllm_cancel_token) ->
     };
     let mut params = std::mem::MaybeUninit::<focusllm_generate_params>::uninit();
     // SAFETY: writes the whole struct.
-    let status = unsafe { focusllm_generate_default_params(params.as_mut_ptr(), size_of::<focusllm_generate_params>()) };
+    let status =
+        unsafe { focusllm_generate_default_params(params.as_mut_ptr(), size_of::<focusllm_generate_params>()) };
     assert_eq!(status, focusllm_status::Ok);
     // SAFETY: initialised by the call above.
     let mut params = unsafe { params.assume_init() };
@@ -289,8 +320,8 @@ fn a_session_cancel_at_a_random_moment_stops_exactly_one_call() {
     let span = started.elapsed();
     let mut moments = Moments(0x0c0f_fee5);
     let mut outcomes = Outcomes::default();
-    for race in 0..RACES {
-        let delay = moments.below(2 * span);
+    for race in 0..races() {
+        let delay = moments.below(span);
         let shared = Shared(session);
         let canceller = std::thread::spawn(move || {
             let shared = shared;
@@ -310,7 +341,7 @@ fn a_session_cancel_at_a_random_moment_stops_exactly_one_call() {
             other => panic!("race {race}: the raced run and the next one gave {other:?}"),
         }
     }
-    println!("{RACES} session cancels: {outcomes:?}");
+    println!("{} session cancels (one run {span:?}): {outcomes:?}", races());
     assert!(outcomes.stopped_the_run > 0 && outcomes.stopped_the_next > 0, "the cancels did not spread: {outcomes:?}");
     // SAFETY: no call runs; each handle is freed once.
     unsafe {
@@ -330,12 +361,12 @@ fn a_c_token_cancelled_at_a_random_moment_stops_only_its_call() {
     let span = started.elapsed();
     let mut moments = Moments(0x7013_e45);
     let (mut before, mut during, mut after) = (0, 0, 0);
-    for race in 0..RACES {
+    for race in 0..races() {
         let mut token = std::ptr::null_mut();
         // SAFETY: an out-param.
         assert_eq!(unsafe { focusllm_cancel_token_new(&mut token) }, focusllm_status::Ok);
         let cancelled = Arc::new(AtomicBool::new(false));
-        let delay = moments.below(2 * span);
+        let delay = moments.below(span);
         let (shared, flag) = (Shared(token), cancelled.clone());
         let canceller = std::thread::spawn(move || {
             let shared = shared;
@@ -361,7 +392,10 @@ fn a_c_token_cancelled_at_a_random_moment_stops_only_its_call() {
         // SAFETY: made above, no call uses it any more.
         unsafe { focusllm_cancel_token_free(token) };
     }
-    println!("{RACES} C token cancels: {before} before the call, {during} during it, {after} after it");
+    println!(
+        "{} C token cancels (one call {span:?}): {before} before the call, {during} during it, {after} after it",
+        races()
+    );
     assert!(before > 0 && during + after > 0, "the cancels did not spread: {before} / {during} / {after}");
     // SAFETY: no call runs; each handle is freed once.
     unsafe {

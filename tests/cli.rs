@@ -199,8 +199,7 @@ fn a_spill_dir_that_is_a_file_is_named_as_such() {
     let file = scratch("not-a-dir", b"x");
     let out = scratch("spill-out.fllm", b"");
     std::fs::remove_file(&out).unwrap();
-    let (ok, _, stderr) =
-        focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &file, "-o", &out, &doc]);
+    let (ok, _, stderr) = focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &file, "-o", &out, &doc]);
     assert!(!ok);
     assert!(stderr.contains("not a directory") && !stderr.contains("does not exist"), "{stderr}");
     let missing = format!("{file}-missing");

@@ -21,9 +21,7 @@ fn session(model: &Arc<Model>, strategy: Strategy) -> Session {
 
 /// A document of about 2,000 tokens: several chunks at a 512-token window.
 fn document() -> String {
-    (0..60)
-        .map(|i| format!("Entry {i}: the lighthouse keeper logged a calm sea and {i} passing boats. "))
-        .collect()
+    (0..60).map(|i| format!("Entry {i}: the lighthouse keeper logged a calm sea and {i} passing boats. ")).collect()
 }
 
 /// Checks one job's reports: done never goes down, ends at the last total, and reaches the

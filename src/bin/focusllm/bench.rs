@@ -129,9 +129,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
                         // Nothing to cut: the strategies above ran this very case as plain
                         // generation, so a truncated row would repeat theirs.
                         None if !strategies.is_empty() => {
-                            errln!(
-                                "truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)"
-                            );
+                            errln!("truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)");
                             continue;
                         }
                         None => {}
