@@ -168,9 +168,10 @@ fn races() -> usize {
 
 /// A short job on a tiny context: "Hi", two tokens, 64 cells.
 fn tiny_session_params() -> SessionParams {
-    let mut params = SessionParams::default();
-    params.context = ContextParams { n_ctx: 64, n_batch: 64, n_ubatch: 64, n_threads: 1, ..Default::default() };
-    params
+    SessionParams {
+        context: ContextParams { n_ctx: 64, n_batch: 64, n_ubatch: 64, n_threads: 1, ..Default::default() },
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -359,7 +360,7 @@ fn a_c_token_cancelled_at_a_random_moment_stops_only_its_call() {
     let started = Instant::now();
     assert_eq!(c_run(session, std::ptr::null()), focusllm_status::Ok);
     let span = started.elapsed();
-    let mut moments = Moments(0x7013_e45);
+    let mut moments = Moments(0x0701_3e45);
     let (mut before, mut during, mut after) = (0, 0, 0);
     for race in 0..races() {
         let mut token = std::ptr::null_mut();
