@@ -93,6 +93,44 @@ fn progress_reaches_the_work_done_exactly_once_for_every_strategy() {
 }
 
 #[test]
+fn progress_counts_the_kept_chunks_at_their_real_length() {
+    // Focus re-reads the kept chunks: with every chunk kept and the last one shorter (or
+    // longer, when a short tail is merged into it), the re-read is not top_chunks times the
+    // longest chunk; the total must be what is really read.
+    let model = Model::load(&common::default_model(), &ModelParams::default()).unwrap();
+    let params = SessionParams {
+        context: common::test_context_params(),
+        focus: FocusParams {
+            strategy: Strategy::Focus,
+            window: 512,
+            chunk_len: 100,
+            top_chunks: 16,
+            use_chat_template: false,
+            ..Default::default()
+        },
+    };
+    let mut session = Session::new(model, params).unwrap();
+    let text: String = document().chars().take(2600).collect();
+    let mut reports = Vec::new();
+    let answer = session
+        .ask(
+            &text,
+            "How many boats passed in entry 3?",
+            &GenerateParams { max_tokens: 4, ..Default::default() },
+            Observer {
+                on_piece: &mut |_, _| true,
+                on_progress: &mut |p| {
+                    reports.push(p);
+                    true
+                },
+            },
+        )
+        .unwrap();
+    assert!(!answer.stats.direct && answer.stats.selected_chunks.len() == answer.stats.chunks, "{:?}", answer.stats);
+    check("focus, every chunk kept", &reports);
+}
+
+#[test]
 fn a_fusion_wave_near_the_sequence_limit_is_a_planner_error_naming_wave_size() {
     // Logit fusion keeps top_chunks + 2 sequences beside a wave: a wave of 254 cannot fit
     // llama.cpp's 256 sequences (a document of 251 chunks or more failed in llama.cpp with
