@@ -138,7 +138,8 @@ enum
      */
     FOCUSLLM_STATUS_KV_CACHE_FULL = 12,
     /**
-     * The call was cancelled: focusllm_session_cancel(), or a progress callback returned false.
+     * The call was cancelled: focusllm_session_cancel(), its focusllm_cancel_token, or a
+     * progress callback returned false.
      */
     FOCUSLLM_STATUS_CANCELLED = 13,
     /**
@@ -241,6 +242,16 @@ typedef enum focusllm_finish_reason focusllm_finish_reason;
 typedef int32_t focusllm_finish_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * A cancel token: give it to one call (focusllm_generate_params.cancel,
+ * focusllm_document_params.cancel), then focusllm_cancel_token_cancel() stops that call from
+ * any thread, whenever it comes: a token cancelled before the call starts makes the call
+ * return FOCUSLLM_STATUS_CANCELLED at once. A token stays cancelled: make a new one for the
+ * next call. Free it with focusllm_cancel_token_free() (even while a call that uses it runs:
+ * the call keeps what it needs).
+ */
+typedef struct focusllm_cancel_token focusllm_cancel_token;
 
 /**
  * A processed document: the chunks' KV of a long text, computed once. Made by
@@ -453,6 +464,11 @@ typedef struct focusllm_generate_params {
      * Render control tokens ("<|im_end|>") as text instead of dropping them (default false).
      */
     bool render_special;
+    /**
+     * A token that cancels this call (see focusllm_cancel_token), or NULL (the default):
+     * then only focusllm_session_cancel() and the callbacks stop it.
+     */
+    const struct focusllm_cancel_token *cancel;
 } focusllm_generate_params;
 
 /**
@@ -497,9 +513,10 @@ typedef bool (*focusllm_piece_fn)(const char *text,
                                   void *user_data);
 
 /**
- * Reports prefill progress: `done` of `total` input tokens decoded. Called on the thread
- * running the job, after each decoded batch. Return false to cancel: the run then returns
- * FOCUSLLM_STATUS_CANCELLED.
+ * Reports prefill progress: `done` of `total` tokens decoded (the input, plus for a long
+ * document the question's tail read with every chunk). Called on the thread running the
+ * job, after each decoded batch; `done` grows to `total` exactly, reached once. Return
+ * false to cancel: the run then returns FOCUSLLM_STATUS_CANCELLED.
  */
 typedef bool (*focusllm_progress_fn)(size_t done,
                                      size_t total,
@@ -562,6 +579,10 @@ typedef struct focusllm_document_params {
      */
     const char *spill_dir;
     size_t spill_dir_len;
+    /**
+     * A token that cancels the ingest (see focusllm_cancel_token), or NULL (the default).
+     */
+    const struct focusllm_cancel_token *cancel;
 } focusllm_document_params;
 
 /**
@@ -759,11 +780,39 @@ void focusllm_session_free(struct focusllm_session *session);
 /**
  * Stops the call running on `session` as soon as possible: between generated tokens,
  * between prefill batches, or inside a decode. That call returns FOCUSLLM_STATUS_CANCELLED
- * and its outputs are not written. A cancel while no call runs has no effect on later
- * calls: each call starts uncancelled. Thread safety: any thread, any time while the
- * session exists, including from the session's own callbacks.
+ * and its outputs are not written. A cancel is never lost: one that comes while no call
+ * runs (before a call starts, or after one has finished its work) stops the next call on
+ * the session, which then returns FOCUSLLM_STATUS_CANCELLED at once; several such cancels
+ * count as one. So every cancel stops exactly one call: the one running when it came, or
+ * the next. To cancel one particular call and nothing else, give that call its own
+ * focusllm_cancel_token instead. Thread safety: any thread, any time while the session
+ * exists, including from the session's own callbacks.
  */
 focusllm_status focusllm_session_cancel(const struct focusllm_session *session);
+
+/**
+ * Makes a new, uncancelled token and writes it to `*out_token`.
+ */
+focusllm_status focusllm_cancel_token_new(struct focusllm_cancel_token **out_token);
+
+/**
+ * Cancels the token: the call that uses it stops as soon as possible (between tokens,
+ * between prefill batches, or inside a decode) and returns FOCUSLLM_STATUS_CANCELLED; a call
+ * given it later returns FOCUSLLM_STATUS_CANCELLED at once. Thread safety: any thread, any
+ * time while the token exists, including from a call's own callbacks.
+ */
+focusllm_status focusllm_cancel_token_cancel(const struct focusllm_cancel_token *token);
+
+/**
+ * Whether the token was cancelled (false for NULL). Thread safety: any thread.
+ */
+bool focusllm_cancel_token_is_cancelled(const struct focusllm_cancel_token *token);
+
+/**
+ * Frees a token. NULL is a no-op. A call that uses it may still be running: it keeps its own
+ * reference, and cancelling it is then no longer possible through this token.
+ */
+void focusllm_cancel_token_free(struct focusllm_cancel_token *token);
 
 /**
  * Writes the default generation parameters into `params`; `struct_size` must be
@@ -781,6 +830,11 @@ focusllm_status focusllm_generate_default_params(struct focusllm_generate_params
  * `*out_result`. Blocks until the job ends. The session runs one call at a time: a call
  * while another runs on it, including from inside these callbacks, returns
  * FOCUSLLM_STATUS_BUSY. Other sessions may be used from inside the callbacks.
+ * Cancelling: focusllm_session_cancel(), or the token in params->cancel, stops the call
+ * whenever it comes, even before the call starts (then it returns
+ * FOCUSLLM_STATUS_CANCELLED at once); a cancel that comes after the call finished its work
+ * but before it returned still makes it return FOCUSLLM_STATUS_CANCELLED (no output
+ * written).
  */
 focusllm_status focusllm_session_run(struct focusllm_session *session,
                                      const struct focusllm_job *job,
@@ -801,7 +855,8 @@ focusllm_status focusllm_document_default_params(struct focusllm_document_params
  * Processes `text` (`text_len` bytes of UTF-8) on `session` for later questions: the text
  * is cut into chunks and their KV is computed in parallel batches, once. `params` may be
  * NULL (defaults). `on_progress` (may be NULL) counts decoded tokens; returning false
- * cancels (FOCUSLLM_STATUS_CANCELLED), as does focusllm_session_cancel(). On success writes
+ * cancels (FOCUSLLM_STATUS_CANCELLED), as do focusllm_session_cancel() and params->cancel
+ * (see focusllm_session_run() for when a cancel counts). On success writes
  * the new document to `*out_document`. Not available with FOCUSLLM_STRATEGY_CANDIDATE
  * (FOCUSLLM_STATUS_UNSUPPORTED).
  */

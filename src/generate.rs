@@ -136,7 +136,6 @@ pub fn generate(
             tokens.len()
         )));
     }
-    ctx.cancel_handle().reset();
     ctx.clear_memory();
     let mut batch = Batch::new((ctx.n_batch() as usize).min(tokens.len()).max(1), 1)?;
     let started = Instant::now();

@@ -44,6 +44,27 @@ pub enum FlashAttention {
     Disabled,
 }
 
+/// The longest length (in tokens) a window, context, batch, chunk or question setting may
+/// name: 16,777,216, beyond every model's window, so that a typo fails at once rather than
+/// sizing memory for it.
+pub const MAX_LENGTH: u32 = 1 << 24;
+/// The shortest chunk a `chunk_len` may ask for (and the shortest window): a chunk is a
+/// window-sized piece of the document, and shorter ones only multiply the work.
+pub const MIN_CHUNK_LEN: u32 = 64;
+/// The shortest `local_len`: the chat template's tail alone takes a few tokens.
+pub const MIN_LOCAL_LEN: u32 = 16;
+/// The most KV cells each chunk may contribute in the Candidate strategy.
+pub const MAX_CANDIDATE_CELLS: u32 = 1024;
+
+/// Checks a length whose 0 means "the default": 0, or `min..=MAX_LENGTH`.
+fn check_length(name: &str, value: u32, min: u32, zero_means: &str) -> Result<()> {
+    if value == 0 || (min..=MAX_LENGTH).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid_param(format!("{name} must be 0 ({zero_means}) or in {min}..={MAX_LENGTH}, got {value}")))
+    }
+}
+
 /// The number of threads to use by default: every core the process may use.
 pub fn default_threads() -> u32 {
     std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
@@ -87,8 +108,8 @@ impl ContextParams {
         if self.n_threads == 0 || self.n_threads > 1024 {
             return bad(format!("n_threads must be in 1..=1024, got {}", self.n_threads));
         }
-        if self.n_batch == 0 {
-            return bad("n_batch must be at least 1, got 0".into());
+        if self.n_batch == 0 || self.n_batch > MAX_LENGTH {
+            return bad(format!("n_batch must be in 1..={MAX_LENGTH}, got {}", self.n_batch));
         }
         if self.n_ubatch == 0 {
             return bad("n_ubatch must be at least 1, got 0".into());
@@ -102,7 +123,7 @@ impl ContextParams {
         if self.n_ctx > 0 && self.n_ctx < 8 {
             return bad(format!("n_ctx must be 0 (the model's window) or at least 8, got {}", self.n_ctx));
         }
-        Ok(())
+        check_length("n_ctx", self.n_ctx, 8, "the model's window")
     }
 }
 
@@ -257,9 +278,13 @@ impl Default for FocusParams {
 impl FocusParams {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::invalid_param(msg));
-        if self.window > 0 && self.window < 64 {
-            return bad(format!("window must be 0 (the model's) or at least 64, got {}", self.window));
+        if self.window > 0 && self.window < MIN_CHUNK_LEN {
+            return bad(format!("window must be 0 (the model's) or at least {MIN_CHUNK_LEN}, got {}", self.window));
         }
+        check_length("window", self.window, MIN_CHUNK_LEN, "the model's")?;
+        check_length("chunk_len", self.chunk_len, MIN_CHUNK_LEN, "derived from the window")?;
+        check_length("local_len", self.local_len, MIN_LOCAL_LEN, "derived from the window")?;
+        check_length("prompt_len", self.prompt_len, 1, "derived from the chunk length")?;
         if self.top_chunks == 0 || self.top_chunks > 64 {
             return bad(format!("top_chunks must be in 1..=64, got {}", self.top_chunks));
         }
@@ -269,8 +294,8 @@ impl FocusParams {
         if !(self.fusion_beta.is_finite() && (0.0..=4.0).contains(&self.fusion_beta)) {
             return bad(format!("fusion_beta must be in [0, 4], got {}", self.fusion_beta));
         }
-        if self.candidate_cells == 0 {
-            return bad("candidate_cells must be at least 1, got 0".into());
+        if self.candidate_cells == 0 || self.candidate_cells > MAX_CANDIDATE_CELLS {
+            return bad(format!("candidate_cells must be in 1..={MAX_CANDIDATE_CELLS}, got {}", self.candidate_cells));
         }
         Ok(())
     }
@@ -340,5 +365,32 @@ mod tests {
         assert!(
             message(ModelParams { n_gpu_layers: -2, ..ModelParams::default() }.validate()).contains("n_gpu_layers")
         );
+    }
+
+    #[test]
+    fn every_length_has_a_range() {
+        let f = FocusParams::default();
+        for (params, needle) in [
+            (
+                FocusParams { chunk_len: 1, ..f.clone() },
+                "chunk_len must be 0 (derived from the window) or in 64..=16777216, got 1",
+            ),
+            (FocusParams { chunk_len: u32::MAX, ..f.clone() }, "chunk_len must be 0"),
+            (
+                FocusParams { local_len: 4_294_967_295, ..f.clone() },
+                "local_len must be 0 (derived from the window) or in 16..=16777216, got 4294967295",
+            ),
+            (FocusParams { local_len: 3, ..f.clone() }, "local_len"),
+            (FocusParams { prompt_len: MAX_LENGTH + 1, ..f.clone() }, "prompt_len"),
+            (FocusParams { window: MAX_LENGTH + 1, ..f.clone() }, "window must be 0"),
+            (FocusParams { candidate_cells: 1025, ..f.clone() }, "candidate_cells must be in 1..=1024, got 1025"),
+        ] {
+            assert!(message(params.validate()).contains(needle), "{needle}");
+        }
+        let c = ContextParams::default();
+        assert!(message(ContextParams { n_ctx: u32::MAX, ..c.clone() }.validate()).contains("n_ctx must be 0"));
+        assert!(message(ContextParams { n_batch: u32::MAX, ..c }.validate()).contains("n_batch must be in 1..="));
+        let edges = FocusParams { chunk_len: 64, local_len: 16, prompt_len: 1, window: MAX_LENGTH, ..f };
+        edges.validate().unwrap();
     }
 }

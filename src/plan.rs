@@ -75,6 +75,10 @@ pub struct PlanParams {
     /// Most chunk sequences decoded together, 1..=[`MAX_SEQS`]; leave room for the sequences the
     /// engine reserves for itself. Default [`DEFAULT_SEQS_PER_WAVE`].
     pub max_seqs_per_wave: usize,
+    /// Sequences the engine keeps in the same context besides a wave's chunks (the kept
+    /// chunks, the local and context-free rows of logit fusion, ...): a wave plus these must
+    /// fit llama.cpp's [`MAX_SEQS`]. Default 0.
+    pub reserved_seqs: usize,
 }
 
 impl Default for PlanParams {
@@ -85,6 +89,7 @@ impl Default for PlanParams {
             prompt_len: None,
             local_reserve: 0,
             max_seqs_per_wave: DEFAULT_SEQS_PER_WAVE,
+            reserved_seqs: 0,
         }
     }
 }
@@ -270,6 +275,16 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
         return Err(Error::invalid_param(format!(
             "max_seqs_per_wave {} is outside 1..={MAX_SEQS}",
             params.max_seqs_per_wave
+        )));
+    }
+    let seqs = params.max_seqs_per_wave.saturating_add(params.reserved_seqs);
+    if seqs > MAX_SEQS {
+        return Err(Error::invalid_param(format!(
+            "wave_size (max_seqs_per_wave) {} + {} sequences the strategy keeps beside a wave = {seqs} \
+             exceeds llama.cpp's {MAX_SEQS} sequences per context; use wave_size <= {}",
+            params.max_seqs_per_wave,
+            params.reserved_seqs,
+            MAX_SEQS.saturating_sub(params.reserved_seqs)
         )));
     }
     Ok(())
@@ -509,6 +524,12 @@ mod tests {
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("max_seqs_per_wave {seqs} is outside 1..=256")), "{m}");
         }
+        // A wave and the sequences the strategy keeps beside it share one context.
+        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..PlanParams::default() };
+        let m = err_msg(plan(input(100, 4096, 0), p));
+        assert!(m.contains("wave_size (max_seqs_per_wave) 254 + 4") && m.contains("wave_size <= 252"), "{m}");
+        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..PlanParams::default() };
+        assert!(plan(input(100, 4096, 0), p).is_ok());
         let m = err_msg(plan(input(0, 4096, 0), PlanParams::default()));
         assert!(m.contains("0 tokens"), "{m}");
         let m = err_msg(plan(input(10, 0, 0), PlanParams::default()));
@@ -560,6 +581,7 @@ mod tests {
                 prompt_len,
                 local_reserve,
                 max_seqs_per_wave,
+                reserved_seqs: 0,
             })
     }
 

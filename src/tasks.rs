@@ -47,7 +47,8 @@ pub fn passkey(target_tokens: usize, depth: f64, key: u32, count: &TokenCounter<
     let key_line = format!(" The pass key is {key}. Remember it. {key} is the pass key.");
     let fixed = count(PASSKEY_INTRO)? + count(&key_line)? + count(PASSKEY_QUESTION)?;
     let per_filler = count(&PASSKEY_FILLER.repeat(10))?.div_ceil(10).max(1);
-    let repeats = target_tokens.saturating_sub(fixed) / per_filler;
+    check_length("passkey", target_tokens, fixed + per_filler)?;
+    let repeats = (target_tokens - fixed) / per_filler;
     let before = ((repeats as f64) * depth).round() as usize;
     let document = format!(
         "{PASSKEY_INTRO}{}{key_line}{}",
@@ -55,6 +56,17 @@ pub fn passkey(target_tokens: usize, depth: f64, key: u32, count: &TokenCounter<
         PASSKEY_FILLER.repeat(repeats - before)
     );
     Ok(Case { document, question: PASSKEY_QUESTION.to_string(), expected: key.to_string() })
+}
+
+/// A case shorter than its fixed text would be labelled with a length it does not have.
+fn check_length(task: &str, target_tokens: usize, minimum: usize) -> Result<()> {
+    if target_tokens < minimum {
+        return Err(Error::invalid_param(format!(
+            "a {task} case of {target_tokens} tokens is impossible: its fixed text takes {minimum}; ask for at \
+             least {minimum} tokens"
+        )));
+    }
+    Ok(())
 }
 
 fn check_depth(depth: f64) -> Result<()> {
@@ -107,7 +119,9 @@ pub fn needle(
     let number = format!("{:07}", number % 10_000_000);
     let needle = format!(" The special magic number for {word} is: {number}. ");
     let question = format!("\n\nWhat is the special magic number for {word}? The special magic number for {word} is:");
-    let budget = target_tokens.saturating_sub(count(&needle)? + count(&question)?);
+    let fixed = count(&needle)? + count(&question)?;
+    check_length("needle", target_tokens, fixed + 1)?;
+    let budget = target_tokens - fixed;
     let sample = cut_at_sentence(prose, 20_000);
     let per_byte = count(sample)? as f64 / sample.len().max(1) as f64;
     let want_bytes = (budget as f64 / per_byte.max(1e-3)) as usize;
@@ -152,6 +166,10 @@ mod tests {
             assert!((at - depth).abs() < 0.1, "key at {at}, depth {depth}");
         }
         assert!(passkey(100, 1.5, 1, &words).is_err());
+        // Shorter than its fixed text: refused, not built at another length.
+        let short = passkey(0, 0.5, 1, &words).unwrap_err().to_string();
+        assert!(short.contains("a passkey case of 0 tokens is impossible") && short.contains("at least"), "{short}");
+        assert!(needle("Alpha. ", 3, 0.5, "apple", 1, &words).is_err());
     }
 
     #[test]

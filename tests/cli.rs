@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 
 fn focusllm(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_focusllm"))
@@ -48,7 +49,7 @@ fn errors_are_plain_words_with_a_failing_exit() {
 
     let (ok, _, stderr) = focusllm(&["generate", "-t", "0", "hi"]);
     assert!(!ok);
-    assert!(stderr.contains("n_threads"), "{stderr}");
+    assert!(stderr.contains("--threads") && stderr.contains("0 is not in 1..=1024"), "{stderr}");
 
     let bad_utf8 = scratch("bad.txt", b"caf\xe9 au lait");
     let (ok, _, stderr) = focusllm(&["ask", &bad_utf8, "What drink?"]);
@@ -133,4 +134,97 @@ fn passkey_benchmark_runs_focus_and_the_truncated_baseline() {
     assert!(line("focus", "512", "0.25").contains("direct"), "{stderr}");
     assert!(line("truncated", "512", "0.25").contains("skipped (the document fits the window)"), "{stderr}");
     assert!(!stdout.contains("| truncated | 512 |"), "{stdout}");
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_program_quietly() {
+    // `focusllm generate ... | head -c 5`: the reader leaves after 5 bytes.
+    common::default_model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_focusllm"))
+        .args(["generate", "-n", "200", "-t", "1", "Once upon a time, in a land far away,"])
+        .env("FOCUSLLM_MODELS_DIR", common::models_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program runs");
+    let mut first = [0u8; 5];
+    child.stdout.take().expect("piped stdout").read_exact(&mut first).expect("5 bytes of output");
+    // The pipe closes here, as when `head` exits.
+    let output = child.wait_with_output().expect("the program ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn tokens_dash_reads_standard_input() {
+    common::default_model();
+    let text = "The quick brown fox jumps over the lazy dog, twice over.";
+    let (ok, direct, stderr) = focusllm(&["tokens", text]);
+    assert!(ok, "{stderr}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_focusllm"))
+        .args(["tokens", "-"])
+        .env("FOCUSLLM_MODELS_DIR", common::models_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the program runs");
+    child.stdin.take().expect("piped stdin").write_all(text.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("the program ends");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let from_stdin = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(from_stdin.trim(), direct.trim(), "`tokens -` counted something else than the text on stdin");
+    assert!(direct.trim().parse::<usize>().unwrap() > 5, "{direct}");
+}
+
+#[test]
+fn more_threads_than_cores_are_cut_with_a_warning() {
+    common::default_model();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let asked = (cores * 4).to_string();
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = focusllm(&["generate", "-n", "4", "-t", &asked, "Hello"]);
+    assert!(ok, "{stderr}");
+    let warning = format!("-t {asked} asks for more threads than the {cores} CPU cores");
+    assert!(stderr.contains(&warning) && stderr.contains(&format!("using {cores}")), "{stderr}");
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    println!("-t {asked} on {cores} cores: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_spill_dir_that_is_a_file_is_named_as_such() {
+    common::default_model();
+    let doc = scratch("spill-doc.txt", "A short note about the harbour. ".repeat(40).as_bytes());
+    let file = scratch("not-a-dir", b"x");
+    let out = scratch("spill-out.fllm", b"");
+    std::fs::remove_file(&out).unwrap();
+    let (ok, _, stderr) = focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &file, "-o", &out, &doc]);
+    assert!(!ok);
+    assert!(stderr.contains("not a directory") && !stderr.contains("does not exist"), "{stderr}");
+    let missing = format!("{file}-missing");
+    let (ok, _, stderr) =
+        focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &missing, "-o", &out, &doc]);
+    assert!(!ok);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!std::path::Path::new(&out).exists(), "a failed ingest wrote {out}");
+}
+
+#[test]
+fn every_length_option_shows_its_range_in_help() {
+    let (ok, help, _) = focusllm(&["ask", "--help"]);
+    assert!(ok);
+    for needle in [
+        "0 (derived from the window) or 64..=16777216",
+        "or 16..=16777216",
+        "1..=64",
+        "1..=254",
+        "1..=1024",
+        "1..=16777216",
+    ] {
+        assert!(help.contains(needle), "ask --help lacks {needle:?}:\n{help}");
+    }
+    let (ok, help, _) = focusllm(&["passkey", "--help"]);
+    assert!(ok);
+    assert!(help.contains("each 1..=16777216") && help.contains("1..=100"), "{help}");
 }

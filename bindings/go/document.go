@@ -108,11 +108,12 @@ func (s *Session) Ingest(ctx context.Context, text string, params *DocumentParam
 		spillDir = params.SpillDir
 	}
 
-	st := &runState{ctx: ctx, session: ptr, onProgress: onProgress}
+	st := &runState{ctx: ctx, onProgress: onProgress}
 	cText, textLen := cString(text)
 	cDir, dirLen := cString(spillDir)
 	var doc *C.focusllm_document
 	err = st.call(func() { C.focusllm_document_free(doc) }, func(handle C.uintptr_t, message **C.char) C.int32_t {
+		cParams.cancel = st.token
 		return C.fgo_document_ingest(ptr, cText, textLen, &cParams, cDir, dirLen, handle, &doc, message)
 	})
 	runtime.KeepAlive(text)
@@ -153,11 +154,12 @@ func (s *Session) AskDocument(ctx context.Context, doc *Document, question strin
 	}
 	defer stops.free()
 
-	st := &runState{ctx: ctx, session: ptr, onPiece: onPiece}
+	st := &runState{ctx: ctx, onPiece: onPiece}
 	cQuestion, questionLen := cString(question)
 	var result C.focusllm_result
 	result.struct_size = C.sizeof_focusllm_result
 	err = st.call(nil, func(handle C.uintptr_t, message **C.char) C.int32_t {
+		cParams.cancel = st.token
 		return C.fgo_document_ask(ptr, docPtr, cQuestion, questionLen, &cParams, handle, &result, message)
 	})
 	runtime.KeepAlive(question)

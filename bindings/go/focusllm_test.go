@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -311,6 +314,75 @@ func TestCancelBeforeStartAndByDeadline(t *testing.T) {
 		t.Fatalf("%v does not match context.DeadlineExceeded", err)
 	}
 	t.Logf("cancelled after %v", time.Since(start))
+}
+
+// A context cancelled at a random moment around a short run, 1,000 times (the whole Go
+// suite then needs go test -timeout 20m on a busy 2-core machine): before the run
+// starts, during it, or after it: never a hang, a crash or a race, a cancel that came
+// before the run always stops it, and no cancel ever reaches the next run on the session.
+func TestCancelAtRandomMomentsIsNeverLost(t *testing.T) {
+	p := smallParams()
+	p.NCtx = 64
+	s, err := NewSession(model, p)
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	defer s.Close()
+	job := Job{Prompt: "Hi"}
+	params := maxTokens(2)
+	start := time.Now()
+	if _, err := s.Run(context.Background(), job, params, nil); err != nil {
+		t.Fatalf("a first run: %v", err)
+	}
+	span := time.Since(start) // the cancels fall within one run's time
+	races := 1000             // FOCUSLLM_CANCEL_RACES overrides it, for a quick local look
+	if n, err := strconv.Atoi(os.Getenv("FOCUSLLM_CANCEL_RACES")); err == nil && n > 0 {
+		races = n
+	}
+	rng := rand.New(rand.NewSource(15))
+	var before, during, finished int
+	for i := 0; i < races; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		delay := time.Duration(rng.Int63n(int64(span) + 1))
+		var cancelled atomic.Bool
+		canceller := make(chan struct{})
+		go func() {
+			defer close(canceller)
+			time.Sleep(delay)
+			cancel()
+			cancelled.Store(true)
+		}()
+		if rng.Intn(2) == 0 {
+			time.Sleep(time.Duration(rng.Int63n(int64(span) + 1)))
+		}
+		cancelledBefore := cancelled.Load()
+		res, err := s.Run(ctx, job, params, nil)
+		<-canceller
+		switch {
+		case err == nil:
+			if cancelledBefore {
+				t.Fatalf("run %d: cancelled before it started, yet it finished: %+v", i, res)
+			}
+			finished++
+		case errors.Is(err, context.Canceled):
+			wantStatus(t, err, StatusCancelled, "")
+			if cancelledBefore {
+				before++
+			} else {
+				during++
+			}
+		default:
+			t.Fatalf("run %d: %v", i, err)
+		}
+		// The cancel, whenever it came, reaches no later run.
+		if _, err := s.Run(context.Background(), job, params, nil); err != nil {
+			t.Fatalf("run %d: the run after a cancel: %v", i, err)
+		}
+	}
+	t.Logf("%d cancels (one run %v): %d before the run, %d during it, %d after it finished", races, span, before, during, finished)
+	if before == 0 || during+finished == 0 {
+		t.Fatalf("the cancels did not spread around the runs: %d before, %d during, %d after", before, during, finished)
+	}
 }
 
 func TestStreamChannel(t *testing.T) {

@@ -47,9 +47,9 @@ func NewSession(model *Model, params *SessionParams) (*Session, error) {
 }
 
 // Close frees the session. It is idempotent, returns at once and never blocks: a call
-// running on the session is cancelled (it returns an error with StatusCancelled) and the
-// session is freed when that call returns. Calls after Close return an error wrapping
-// ErrClosed.
+// running on the session (or about to start) is cancelled (it returns an error with
+// StatusCancelled) and the session is freed when that call returns. Calls after Close
+// return an error wrapping ErrClosed.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,7 +114,7 @@ type Piece struct {
 // runState is the Go side of one running call, reached from C through a cgo.Handle.
 type runState struct {
 	ctx             context.Context
-	session         *C.focusllm_session
+	token           *C.focusllm_cancel_token // this call's own cancel token, set by call
 	onPiece         func(Piece) bool
 	onProgress      func(done, total int) bool
 	text            strings.Builder
@@ -123,12 +123,12 @@ type runState struct {
 	panicValue      any
 }
 
-// checkContext cancels the run when its context is done. Called after every callback, so
-// that a context done before the library started listening still stops the run.
+// checkContext cancels the run when its context is done. Called after every callback (the
+// token already stops the run whenever the context is done; this is a second line).
 func (st *runState) checkContext() {
 	if !st.cancelRequested && st.ctx.Err() != nil {
 		st.cancelRequested = true
-		C.focusllm_session_cancel(st.session)
+		C.focusllm_cancel_token_cancel(st.token)
 	}
 }
 
@@ -151,12 +151,13 @@ func (s *Session) Run(ctx context.Context, job Job, params *GenerateParams, onPi
 	}
 	defer stops.free()
 
-	st := &runState{ctx: ctx, session: ptr, onPiece: onPiece, onProgress: job.Progress}
+	st := &runState{ctx: ctx, onPiece: onPiece, onProgress: job.Progress}
 	document, documentLen := cString(job.Document)
 	prompt, promptLen := cString(job.Prompt)
 	var result C.focusllm_result
 	result.struct_size = C.sizeof_focusllm_result
 	err = st.call(nil, func(handle C.uintptr_t, message **C.char) C.int32_t {
+		cParams.cancel = st.token
 		return C.fgo_session_run(ptr, document, documentLen, prompt, promptLen, C.bool(job.Chat),
 			&cParams, handle, &result, message)
 	})
@@ -182,22 +183,29 @@ func (s *Session) start(ctx context.Context, method string) (*C.focusllm_session
 	return ptr, nil
 }
 
-// call runs fn, one library call whose callbacks reach st through the cgo.Handle fn gets,
-// and cancels it when st.ctx is done. It returns the call's *Error (nil on success; a
-// cancelled call's also matches the context's error). When a callback panicked, undo (may
-// be nil) releases what a call that succeeded anyway made, and the panic is re-raised.
+// call runs fn, one library call whose callbacks reach st through the cgo.Handle fn gets
+// and which fn gives st.token (its own cancel token), and cancels it when st.ctx is done. It
+// returns the call's *Error (nil on success; a cancelled call's also matches the context's
+// error). When a callback panicked, undo (may be nil) releases what a call that succeeded
+// anyway made, and the panic is re-raised.
 func (st *runState) call(undo func(), fn func(handle C.uintptr_t, message **C.char) C.int32_t) error {
+	var message *C.char
+	if status := C.fgo_cancel_token_new(&st.token, &message); status != 0 {
+		return newError(status, message)
+	}
+	defer C.focusllm_cancel_token_free(st.token)
 	handle := cgo.NewHandle(st)
 	defer handle.Delete()
-	// Cancel from outside too, for the time the library spends in a decode without calling
-	// back. The handle stays valid until this function has waited for that goroutine.
-	ptr := st.session
+	// The token stops the call whenever the context is done: before the library starts
+	// (the call then returns at once), inside a decode, or between callbacks. Being this
+	// call's own, a cancel that comes after the call returned reaches no other call. The
+	// token stays valid until this function has waited for that goroutine.
+	token := st.token
 	cancelled := make(chan struct{})
 	stopWatching := context.AfterFunc(st.ctx, func() {
-		C.focusllm_session_cancel(ptr)
+		C.focusllm_cancel_token_cancel(token)
 		close(cancelled)
 	})
-	var message *C.char
 	status := fn(C.uintptr_t(handle), &message)
 	if !stopWatching() {
 		<-cancelled

@@ -57,6 +57,10 @@ int32_t fgo_model_estimate_memory(const focusllm_model *model, const focusllm_se
     return with_message(focusllm_model_estimate_memory(model, params, max_tokens, out_bytes), message);
 }
 
+int32_t fgo_cancel_token_new(focusllm_cancel_token **out_token, char **message) {
+    return with_message(focusllm_cancel_token_new(out_token), message);
+}
+
 int32_t fgo_session_new(const focusllm_model *model, const focusllm_session_params *params,
                         focusllm_session **out_session, char **message) {
     return with_message(focusllm_session_new(model, params, out_session), message);

@@ -27,6 +27,9 @@ char *fgo_model_description(const focusllm_model *model);
 int32_t fgo_model_estimate_memory(const focusllm_model *model, const focusllm_session_params *params,
                                   uint32_t max_tokens, uint64_t *out_bytes, char **message);
 
+/* A new cancel token for one call (see focusllm_cancel_token). */
+int32_t fgo_cancel_token_new(focusllm_cancel_token **out_token, char **message);
+
 int32_t fgo_session_new(const focusllm_model *model, const focusllm_session_params *params,
                         focusllm_session **out_session, char **message);
 /* Builds the focusllm_job from its parts (so no Go memory holds Go pointers) and runs it;

@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::path::{Path, PathBuf};
 
 use super::boundary;
+use super::cancel::{focusllm_cancel_token, token_arg};
 use super::generate_params::focusllm_generate_params;
 use super::handles;
 use super::run::{focusllm_piece_fn, focusllm_progress_fn, focusllm_result, result_size, with_session, write_result};
@@ -13,6 +14,7 @@ use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
 use crate::focus::{Document, DocumentParams};
+use crate::llama::CancelHandle;
 
 /// A processed document: the chunks' KV of a long text, computed once. Made by
 /// focusllm_document_ingest() or focusllm_document_load(), freed with
@@ -37,13 +39,15 @@ pub struct focusllm_document_params {
     /// be NULL) = the system's temporary directory. It must exist.
     pub spill_dir: *const c_char,
     pub spill_dir_len: usize,
+    /// A token that cancels the ingest (see focusllm_cancel_token), or NULL (the default).
+    pub cancel: *const focusllm_cancel_token,
 }
 
 versioned!(
     focusllm_document_params,
     focusllm_document_params::from_rust(&DocumentParams::default()),
-    versions = &[3],
-    [memory_budget_bytes, spill_dir, spill_dir_len]
+    versions = &[3, 4],
+    [memory_budget_bytes, spill_dir, spill_dir_len, cancel]
 );
 
 impl focusllm_document_params {
@@ -53,23 +57,29 @@ impl focusllm_document_params {
             memory_budget_bytes: p.memory_budget_bytes,
             spill_dir: std::ptr::null(),
             spill_dir_len: 0,
+            cancel: std::ptr::null(),
         }
     }
 
+    /// The Rust parameters, and the call's cancel token when it gives one.
+    ///
     /// # Safety
-    /// Unless NULL, `ptr` must point to a params struct whose spill_dir is readable.
-    unsafe fn read(ptr: *const Self) -> Result<DocumentParams, Failure> {
+    /// Unless NULL, `ptr` must point to a params struct whose spill_dir is readable and whose
+    /// cancel is NULL or a live token.
+    unsafe fn read(ptr: *const Self) -> Result<(DocumentParams, Option<CancelHandle>), Failure> {
         if ptr.is_null() {
-            return Ok(DocumentParams::default());
+            return Ok((DocumentParams::default(), None));
         }
         // SAFETY: the caller's struct is readable for its struct_size.
         let p = unsafe { sized::read(ptr, "params", PARAMS_HINT) }?;
         // SAFETY: the caller's (spill_dir, spill_dir_len) is readable for this call.
         let dir = unsafe { str_arg(p.spill_dir, p.spill_dir_len, "params.spill_dir") }?;
-        Ok(DocumentParams {
+        let params = DocumentParams {
             memory_budget_bytes: p.memory_budget_bytes,
             spill_dir: (!dir.is_empty()).then(|| PathBuf::from(dir)),
-        })
+        };
+        // SAFETY: NULL or a live token (forwarded contract).
+        Ok((params, unsafe { token_arg(p.cancel) }))
     }
 }
 
@@ -128,7 +138,8 @@ pub unsafe extern "C" fn focusllm_document_default_params(
 /// Processes `text` (`text_len` bytes of UTF-8) on `session` for later questions: the text
 /// is cut into chunks and their KV is computed in parallel batches, once. `params` may be
 /// NULL (defaults). `on_progress` (may be NULL) counts decoded tokens; returning false
-/// cancels (FOCUSLLM_STATUS_CANCELLED), as does focusllm_session_cancel(). On success writes
+/// cancels (FOCUSLLM_STATUS_CANCELLED), as do focusllm_session_cancel() and params->cancel
+/// (see focusllm_session_run() for when a cancel counts). On success writes
 /// the new document to `*out_document`. Not available with FOCUSLLM_STRATEGY_CANDIDATE
 /// (FOCUSLLM_STATUS_UNSUPPORTED).
 #[unsafe(no_mangle)]
@@ -147,9 +158,9 @@ pub unsafe extern "C" fn focusllm_document_ingest(
         // SAFETY: the caller's (text, text_len) is readable for this call.
         let text = unsafe { str_arg(text, text_len, "text") }?;
         // SAFETY: the caller's params struct (or NULL) and its strings are readable.
-        let params = unsafe { focusllm_document_params::read(params) }?;
+        let (params, cancel) = unsafe { focusllm_document_params::read(params) }?;
         handles::check_out(out_document, "out_document")?;
-        let document = with_session(handle, None, on_progress, user_data, |session, observer| {
+        let document = with_session(handle, cancel, None, on_progress, user_data, |session, observer| {
             Ok(session.ingest(text, &params, observer.on_progress)?)
         })?;
         // SAFETY: out_document was checked non-null and aligned.
@@ -184,9 +195,9 @@ pub unsafe extern "C" fn focusllm_document_ask(
         // SAFETY: the caller's (question, question_len) is readable for this call.
         let question = unsafe { str_arg(question, question_len, "question") }?;
         // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let params = unsafe { focusllm_generate_params::read(params) }?;
+        let (params, cancel) = unsafe { focusllm_generate_params::read(params) }?;
         let size = result_size(out_result)?;
-        let result = with_session(handle, on_piece, on_progress, user_data, |session, observer| {
+        let result = with_session(handle, cancel, on_piece, on_progress, user_data, |session, observer| {
             Ok(focusllm_result::from_answer(&session.ask_document(document, question, &params, observer)?))
         })?;
         write_result(out_result, size, &result);
@@ -237,7 +248,7 @@ pub unsafe extern "C" fn focusllm_document_load(
             return Err(Failure::argument("path is empty"));
         }
         handles::check_out(out_document, "out_document")?;
-        let document = with_session(handle, None, None, std::ptr::null_mut(), |session, _| {
+        let document = with_session(handle, None, None, None, std::ptr::null_mut(), |session, _| {
             Ok(session.load_document(Path::new(path))?)
         })?;
         // SAFETY: out_document was checked non-null and aligned.
@@ -296,7 +307,7 @@ mod tests {
     fn layouts_are_complete_and_pinned() {
         sized::assert_layout::<focusllm_document_params>();
         sized::assert_layout::<focusllm_document_info>();
-        assert_eq!(size_of::<focusllm_document_params>(), 32);
+        assert_eq!(size_of::<focusllm_document_params>(), 40);
         assert_eq!(size_of::<focusllm_document_info>(), 72);
     }
 }

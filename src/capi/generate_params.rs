@@ -3,9 +3,11 @@
 use std::ffi::c_char;
 
 use super::boundary;
+use super::cancel::{focusllm_cancel_token, token_arg};
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::{slice_arg, str_arg};
+use crate::llama::CancelHandle;
 use crate::params::{GenerateParams, SamplerParams};
 
 /// A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
@@ -47,13 +49,29 @@ pub struct focusllm_generate_params {
     pub n_stop: usize,
     /// Render control tokens ("<|im_end|>") as text instead of dropping them (default false).
     pub render_special: bool,
+    /// A token that cancels this call (see focusllm_cancel_token), or NULL (the default):
+    /// then only focusllm_session_cancel() and the callbacks stop it.
+    pub cancel: *const focusllm_cancel_token,
 }
 
 versioned!(
     focusllm_generate_params,
     focusllm_generate_params::from_rust(&GenerateParams::default()),
-    versions = &[11],
-    [max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed, stop, n_stop, render_special]
+    versions = &[11, 12],
+    [
+        max_tokens,
+        temperature,
+        top_k,
+        top_p,
+        min_p,
+        repeat_penalty,
+        repeat_last_n,
+        seed,
+        stop,
+        n_stop,
+        render_special,
+        cancel,
+    ]
 );
 
 const PARAMS_HINT: &str = "fill the struct with focusllm_generate_default_params(&params, sizeof params)";
@@ -77,16 +95,17 @@ impl focusllm_generate_params {
             stop: std::ptr::null(),
             n_stop: 0,
             render_special: p.render_special,
+            cancel: std::ptr::null(),
         }
     }
 
     /// Reads the caller's struct and the stop strings it points to into Rust parameters
-    /// (validated).
+    /// (validated), and the call's cancel token when it gives one.
     ///
     /// # Safety
     /// See [`sized::read`]; `stop` must point to `n_stop` readable focusllm_str whose strings
-    /// are readable, for the duration of the call.
-    pub(crate) unsafe fn read(ptr: *const Self) -> Result<GenerateParams, Failure> {
+    /// are readable, for the duration of the call; `cancel` must be NULL or a live token.
+    pub(crate) unsafe fn read(ptr: *const Self) -> Result<(GenerateParams, Option<CancelHandle>), Failure> {
         // SAFETY: forwarded contract.
         let raw = unsafe { sized::read(ptr, "params", PARAMS_HINT) }?;
         if raw.n_stop > MAX_STOP_STRINGS {
@@ -115,7 +134,8 @@ impl focusllm_generate_params {
             render_special: raw.render_special,
         };
         params.validate()?;
-        Ok(params)
+        // SAFETY: NULL or a live token (forwarded contract).
+        Ok((params, unsafe { token_arg(raw.cancel) }))
     }
 }
 
@@ -137,7 +157,7 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_generate_params>();
-        assert_eq!(size_of::<focusllm_generate_params>(), 64);
+        assert_eq!(size_of::<focusllm_generate_params>(), 72);
         assert_eq!(size_of::<focusllm_str>(), 16);
     }
 
@@ -149,7 +169,7 @@ mod tests {
         raw.n_stop = 1;
         // SAFETY: raw and the stop strings it points to live across the call.
         let params = unsafe { focusllm_generate_params::read(&raw) }.map_err(|f| f.message);
-        assert_eq!(params.map(|p| p.stop), Ok(vec!["\n\n".to_string()]));
+        assert_eq!(params.map(|(p, cancel)| (p.stop, cancel.is_none())), Ok((vec!["\n\n".to_string()], true)));
         raw.n_stop = 2; // the second is empty: not allowed
         // SAFETY: as above.
         let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();

@@ -9,7 +9,8 @@
 //! - [`handles`]: opaque handles (boxed, borrowed back, freed).
 //! - [`strings`]: `(ptr, len)` UTF-8 inputs and caller-buffer outputs; [`sized`]: the
 //!   `struct_size` rule that keeps parameter structs compatible across header versions.
-//! - One file per exported object: [`model`], [`session`], [`run`] (a job on a session),
+//! - One file per exported object: [`model`], [`session`], [`cancel`] (per-call cancel
+//!   tokens), [`run`] (a job on a session),
 //!   [`generate_params`], [`document`] (processed documents), [`log`], [`version`].
 //!
 //! Names are C's (`focusllm_model`, `focusllm_status`), hence the lint allowances.
@@ -42,6 +43,8 @@ pub mod log;
 pub mod model;
 
 pub mod session;
+
+pub mod cancel;
 
 pub mod generate_params;
 

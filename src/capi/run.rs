@@ -3,7 +3,6 @@
 
 use std::ffi::{c_char, c_void};
 use std::sync::TryLockError;
-use std::sync::atomic::Ordering;
 
 use super::boundary;
 use super::generate_params::focusllm_generate_params;
@@ -14,7 +13,7 @@ use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
 use crate::focus::{Answer, Session};
 use crate::generate::{FinishReason, Generation, Observer, Progress, Prompt};
-use crate::llama::ChatMessage;
+use crate::llama::{CancelHandle, ChatMessage};
 
 /// What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
 #[repr(C)]
@@ -166,9 +165,10 @@ pub type focusllm_piece_fn = Option<
     ) -> bool,
 >;
 
-/// Reports prefill progress: `done` of `total` input tokens decoded. Called on the thread
-/// running the job, after each decoded batch. Return false to cancel: the run then returns
-/// FOCUSLLM_STATUS_CANCELLED.
+/// Reports prefill progress: `done` of `total` tokens decoded (the input, plus for a long
+/// document the question's tail read with every chunk). Called on the thread running the
+/// job, after each decoded batch; `done` grows to `total` exactly, reached once. Return
+/// false to cancel: the run then returns FOCUSLLM_STATUS_CANCELLED.
 pub type focusllm_progress_fn = Option<unsafe extern "C" fn(done: usize, total: usize, user_data: *mut c_void) -> bool>;
 
 const JOB_HINT: &str = "zero-initialise it and set struct_size = sizeof(focusllm_job)";
@@ -182,6 +182,11 @@ const RESULT_HINT: &str = "set out_result->struct_size = sizeof(focusllm_result)
 /// `*out_result`. Blocks until the job ends. The session runs one call at a time: a call
 /// while another runs on it, including from inside these callbacks, returns
 /// FOCUSLLM_STATUS_BUSY. Other sessions may be used from inside the callbacks.
+/// Cancelling: focusllm_session_cancel(), or the token in params->cancel, stops the call
+/// whenever it comes, even before the call starts (then it returns
+/// FOCUSLLM_STATUS_CANCELLED at once); a cancel that comes after the call finished its work
+/// but before it returned still makes it return FOCUSLLM_STATUS_CANCELLED (no output
+/// written).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn focusllm_session_run(
     session: *mut focusllm_session,
@@ -205,9 +210,9 @@ pub unsafe extern "C" fn focusllm_session_run(
             return Err(Failure::new(focusllm_status::InvalidInput, "job.prompt is empty and there is no document"));
         }
         // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let params = unsafe { focusllm_generate_params::read(params) }?;
+        let (params, cancel) = unsafe { focusllm_generate_params::read(params) }?;
         let size = result_size(out_result)?;
-        let result = with_session(handle, on_piece, on_progress, user_data, |session, observer| {
+        let result = with_session(handle, cancel, on_piece, on_progress, user_data, |session, observer| {
             Ok(if document.is_empty() {
                 let prompt = if job.chat {
                     Prompt::Chat(vec![ChatMessage::new("user", prompt)])
@@ -225,10 +230,14 @@ pub unsafe extern "C" fn focusllm_session_run(
 }
 
 /// Runs `body` on the session, with the caller's callbacks wrapped as an [`Observer`]. Holds
-/// the session's lock for the call (a second call meanwhile gets FOCUSLLM_STATUS_BUSY) and
-/// honours focusllm_session_cancel() from the call's start.
+/// the session's lock for the call (a second call meanwhile gets FOCUSLLM_STATUS_BUSY). The
+/// call stops on `cancel` (the caller's token) or a fresh token, either of which
+/// focusllm_session_cancel() reaches while the call runs; a cancel pending on the session
+/// cancels it from the start, and a cancel seen when it ends turns a success into
+/// FOCUSLLM_STATUS_CANCELLED.
 pub(crate) fn with_session<T>(
     handle: &focusllm_session,
+    cancel: Option<CancelHandle>,
     on_piece: focusllm_piece_fn,
     on_progress: focusllm_progress_fn,
     user_data: *mut c_void,
@@ -247,34 +256,32 @@ pub(crate) fn with_session<T>(
             ));
         }
     };
-    handle.cancel_requested.store(false, Ordering::SeqCst);
+    let token = cancel.unwrap_or_default();
+    handle.begin_call(&token);
+    session.set_cancel_handle(token.clone());
     let mut piece_text = Vec::new();
-    let mut piece = |text: &str, tokens: &[i32]| {
-        let keep_going = match on_piece {
-            None => true,
-            Some(callback) => {
-                piece_text.clear();
-                piece_text.extend_from_slice(text.as_bytes());
-                piece_text.push(0);
-                // SAFETY: the caller's callback; the text (NUL-terminated) and token
-                // buffers stay valid for the duration of the call.
-                unsafe { callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data) }
-            }
-        };
-        if handle.cancel_requested.load(Ordering::SeqCst) {
-            handle.cancel.cancel(); // the engine checks before the next token
+    let mut piece = |text: &str, tokens: &[i32]| match on_piece {
+        None => true,
+        Some(callback) => {
+            piece_text.clear();
+            piece_text.extend_from_slice(text.as_bytes());
+            piece_text.push(0);
+            // SAFETY: the caller's callback; the text (NUL-terminated) and token buffers stay
+            // valid for the duration of the call.
+            unsafe { callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data) }
         }
-        keep_going
     };
-    let mut progress = |p: Progress| {
-        let keep_going = match on_progress {
-            None => true,
-            // SAFETY: the caller's callback, called on this thread during the call.
-            Some(callback) => unsafe { callback(p.done, p.total, user_data) },
-        };
-        keep_going && !handle.cancel_requested.load(Ordering::SeqCst)
+    let mut progress = |p: Progress| match on_progress {
+        None => true,
+        // SAFETY: the caller's callback, called on this thread during the call.
+        Some(callback) => unsafe { callback(p.done, p.total, user_data) },
     };
-    body(&mut session, Observer { on_piece: &mut piece, on_progress: &mut progress })
+    let result = body(&mut session, Observer { on_piece: &mut piece, on_progress: &mut progress });
+    let cancelled = handle.end_call(&token);
+    match result {
+        Ok(_) if cancelled => Err(Failure::from(crate::Error::Cancelled)),
+        result => result,
+    }
 }
 
 /// Checks an optional out_result up front; its size when present.

@@ -1,7 +1,6 @@
 //! The session object: parameters, new, free, cancel. Running a job is in `run`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, TryLockError};
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use super::boundary;
 use super::handles;
@@ -18,17 +17,50 @@ use crate::params::{ContextParams, FlashAttention, FocusParams, SessionParams, S
 /// may be called from any thread at any time.
 pub struct focusllm_session {
     pub(crate) session: Mutex<Session>,
-    pub(crate) cancel: CancelHandle,
-    /// Set by focusllm_session_cancel(), cleared when a call starts, checked at every callback:
-    /// closes the gap between a call starting and the engine clearing its cancel flag.
-    pub(crate) cancel_requested: AtomicBool,
+    pub(crate) cancel: Mutex<SessionCancel>,
+}
+
+/// Where focusllm_session_cancel() goes: the token of the call running now, or, when none
+/// runs, a pending cancel that the next call takes. A call registers its token and takes a
+/// pending cancel under this lock, and unregisters under it when it ends, checking its token
+/// then: so every cancel stops exactly the call running when it came, or the next one.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCancel {
+    pending: bool,
+    running: Option<CancelHandle>,
 }
 
 impl focusllm_session {
-    /// Requests that the running call stop.
+    fn cancel_state(&self) -> std::sync::MutexGuard<'_, SessionCancel> {
+        // The lock is held for a few instructions that cannot panic; a poisoned one is
+        // still consistent.
+        self.cancel.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops the running call, or the next one when none runs.
     fn cancel(&self) {
-        self.cancel_requested.store(true, Ordering::SeqCst);
-        self.cancel.cancel();
+        let mut state = self.cancel_state();
+        match &state.running {
+            Some(token) => token.cancel(),
+            None => state.pending = true,
+        }
+    }
+
+    /// Registers the token of a call that starts now; a pending cancel cancels it.
+    pub(crate) fn begin_call(&self, token: &CancelHandle) {
+        let mut state = self.cancel_state();
+        if std::mem::take(&mut state.pending) {
+            token.cancel();
+        }
+        state.running = Some(token.clone());
+    }
+
+    /// Unregisters the call's token; whether the call was cancelled (a cancel that came
+    /// after this belongs to the next call).
+    pub(crate) fn end_call(&self, token: &CancelHandle) -> bool {
+        let mut state = self.cancel_state();
+        state.running = None;
+        token.is_cancelled()
     }
 }
 
@@ -225,9 +257,7 @@ pub unsafe extern "C" fn focusllm_session_new(
         let params = unsafe { focusllm_session_params::read(params) }?;
         handles::check_out(out_session, "out_session")?;
         let session = Session::new(model.model.clone(), params)?;
-        let cancel = session.cancel_handle();
-        let handle =
-            focusllm_session { session: Mutex::new(session), cancel, cancel_requested: AtomicBool::new(false) };
+        let handle = focusllm_session { session: Mutex::new(session), cancel: Mutex::default() };
         // SAFETY: out_session was checked non-null and aligned.
         unsafe { handles::put(out_session, handle) };
         Ok(())
@@ -259,9 +289,13 @@ pub unsafe extern "C" fn focusllm_session_free(session: *mut focusllm_session) {
 
 /// Stops the call running on `session` as soon as possible: between generated tokens,
 /// between prefill batches, or inside a decode. That call returns FOCUSLLM_STATUS_CANCELLED
-/// and its outputs are not written. A cancel while no call runs has no effect on later
-/// calls: each call starts uncancelled. Thread safety: any thread, any time while the
-/// session exists, including from the session's own callbacks.
+/// and its outputs are not written. A cancel is never lost: one that comes while no call
+/// runs (before a call starts, or after one has finished its work) stops the next call on
+/// the session, which then returns FOCUSLLM_STATUS_CANCELLED at once; several such cancels
+/// count as one. So every cancel stops exactly one call: the one running when it came, or
+/// the next. To cancel one particular call and nothing else, give that call its own
+/// focusllm_cancel_token instead. Thread safety: any thread, any time while the session
+/// exists, including from the session's own callbacks.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn focusllm_session_cancel(session: *const focusllm_session) -> focusllm_status {
     boundary::status("focusllm_session_cancel", || {

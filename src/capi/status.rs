@@ -40,7 +40,8 @@ pub enum focusllm_status {
     Decode = 11,
     /// The KV cache has no room for the batch.
     KvCacheFull = 12,
-    /// The call was cancelled: focusllm_session_cancel(), or a progress callback returned false.
+    /// The call was cancelled: focusllm_session_cancel(), its focusllm_cancel_token, or a
+    /// progress callback returned false.
     Cancelled = 13,
     /// A file could not be read or written.
     Io = 14,

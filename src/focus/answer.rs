@@ -66,6 +66,9 @@ pub(crate) fn focus_then_attend(
     let first_state = kept.into_iter().next().and_then(|(_, state)| state);
     let chunk_tokens: usize = selected.iter().map(|&c| job.plan.chunks[c].len()).sum();
     let prefix = job.input.prefix.len();
+    // The kept chunks are known now: what the answer's context reads is the prefix, them and
+    // the local context (the estimate above assumed the longest chunks).
+    progress.set_total(job.prefill_total() + prefix + chunk_tokens);
     let cells = prefix + chunk_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
     let mut ctx = job.context(cells, 1, false)?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + chunk_tokens);

@@ -174,7 +174,6 @@ impl Session {
         params: &DocumentParams,
         on_progress: &mut dyn FnMut(Progress) -> bool,
     ) -> Result<Document> {
-        self.cancel.reset();
         let started = Instant::now();
         if self.params.focus.strategy == Strategy::Candidate {
             return Err(Error::Unsupported(
@@ -219,7 +218,6 @@ impl Session {
         observer: Observer<'_>,
     ) -> Result<Answer> {
         params.validate()?;
-        self.cancel.reset();
         let started = Instant::now();
         if let Some(diff) = document.key.mismatch(&self.document_key()?) {
             return Err(Error::DocumentMismatch(diff));

@@ -73,7 +73,8 @@ pub struct Answer {
 
 /// A model plus the settings to run jobs on it. Holds no KV between jobs; contexts are
 /// created per job at the size the job needs. Used by one thread at a time; cancel from any
-/// thread with [`Session::cancel_handle`].
+/// thread with [`Session::cancel_handle`]: a cancel is never lost, because no job clears it
+/// (see [`Session::set_cancel_handle`] for giving each job its own token).
 pub struct Session {
     model: Arc<Model>,
     params: SessionParams,
@@ -94,9 +95,18 @@ impl Session {
         &self.params
     }
 
-    /// Stops the running job from another thread; the job returns [`Error::Cancelled`].
+    /// The token jobs stop on: cancelling it (from any thread) stops the running job, which
+    /// returns [`Error::Cancelled`]. A cancel that comes before a job starts counts too: no job
+    /// clears the token, so once cancelled every later job returns [`Error::Cancelled`] at
+    /// once, until [`CancelHandle::reset`] or [`Session::set_cancel_handle`].
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    /// Makes jobs from now on stop on `cancel` (e.g. a fresh token per job, so that a cancel
+    /// meant for one job can never reach another).
+    pub fn set_cancel_handle(&mut self, cancel: CancelHandle) {
+        self.cancel = cancel;
     }
 
     /// The window chunks are cut for: `focus.window`, or the model's training context when
@@ -110,7 +120,6 @@ impl Session {
 
     /// Plain generation from a prompt that fits the context (`context.n_ctx`, 0 = window).
     pub fn generate(&mut self, prompt: &Prompt, params: &GenerateParams, observer: Observer<'_>) -> Result<Generation> {
-        self.cancel.reset();
         let mut ctx = Context::with_cancel(self.model.clone(), &self.params.context, self.cancel.clone())?;
         generate(&mut ctx, prompt, params, observer)
     }
@@ -124,7 +133,6 @@ impl Session {
         observer: Observer<'_>,
     ) -> Result<Answer> {
         params.validate()?;
-        self.cancel.reset();
         let started = Instant::now();
         let input = FocusInput::build(&self.model, document, question, self.params.focus.use_chat_template)?;
         self.answer(&input, &mut Transient, params, observer, started)
@@ -176,6 +184,7 @@ impl Session {
                 prompt_len: Some(lengths.prompt_cap.min(question_len)),
                 local_reserve: 0,
                 max_seqs_per_wave: self.params.focus.wave_size as usize,
+                reserved_seqs: reserved_seqs(&self.params.focus),
             },
         )
     }
@@ -274,6 +283,17 @@ impl Job<'_> {
     }
 }
 
+/// Sequences a strategy keeps in its scan context beside a wave's chunks (see
+/// `scan::scan_sequences` and the candidate strategy's local sequence).
+fn reserved_seqs(focus: &FocusParams) -> usize {
+    match focus.strategy {
+        Strategy::Focus => 0,
+        Strategy::Candidate => 1,
+        // The kept chunks' slots, the local row and the context-free row.
+        Strategy::LogitFusion => focus.top_chunks as usize + 2,
+    }
+}
+
 /// Progress over the whole prefill of a job.
 pub(crate) struct ProgressCounter<'a> {
     done: usize,
@@ -284,6 +304,11 @@ pub(crate) struct ProgressCounter<'a> {
 impl<'a> ProgressCounter<'a> {
     pub fn new(total: usize, callback: &'a mut dyn FnMut(Progress) -> bool) -> Self {
         ProgressCounter { done: 0, total, callback }
+    }
+
+    /// Replaces the total once the work is known exactly (e.g. which chunks are re-read).
+    pub fn set_total(&mut self, total: usize) {
+        self.total = total.max(self.done);
     }
 
     /// Adds `n` decoded tokens; an error when the callback asks to stop.

@@ -312,11 +312,17 @@ impl ChunkMemory for StoreReader<'_> {
 
 /// The spill directory the user named must exist.
 pub(crate) fn check_spill_dir(dir: Option<&Path>) -> Result<()> {
-    match dir {
-        Some(dir) if !dir.is_dir() => Err(Error::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "the spill directory does not exist"),
-        }),
-        _ => Ok(()),
-    }
+    let Some(dir) = dir else { return Ok(()) };
+    let problem = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "the spill directory is not a directory (it names a file)",
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "the spill directory does not exist")
+        }
+        Err(e) => e,
+    };
+    Err(Error::Io { path: dir.to_path_buf(), source: problem })
 }

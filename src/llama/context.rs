@@ -13,7 +13,9 @@ use super::{Batch, MAX_SEQUENCES, Model, Pos, SeqId};
 use crate::error::{Error, Result};
 use crate::params::{ContextParams, FlashAttention};
 
-/// Stops a running decode or generation from any thread. Cloning shares the same flag.
+/// Stops a running decode or generation from any thread. Cloning shares the same flag. A
+/// cancel stays until [`CancelHandle::reset`]: no job clears it, so one that comes before a
+/// job starts stops that job too.
 #[derive(Debug, Clone, Default)]
 pub struct CancelHandle {
     flag: Arc<AtomicBool>,
@@ -30,7 +32,7 @@ impl CancelHandle {
         self.flag.load(Ordering::SeqCst)
     }
 
-    /// Clears a previous request (done at the start of each job).
+    /// Clears a previous request: jobs that use this handle run again.
     pub fn reset(&self) {
         self.flag.store(false, Ordering::SeqCst);
     }

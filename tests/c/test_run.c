@@ -301,14 +301,37 @@ static void test_callbacks_stop_and_cancel(focusllm_session *session) {
     CHECK_ERROR(run(session, &job, &params, &c, &result), FOCUSLLM_STATUS_CANCELLED, "focusllm_session_run");
     CHECK(c.pieces == 1 && result.n_tokens == 777);
 
-    /* A call after a cancelled one, and after a cancel while idle, runs normally. */
+    /* A call after a cancelled one runs normally. */
     sink after = {0};
     CHECK_OK(run(session, &job, &params, &after, NULL));
     CHECK(strcmp(after.text, first_answer) == 0);
+
+    /* A cancel while idle is not lost: it stops the next call, at once (two count as one);
+     * the call after that runs normally. */
+    CHECK_OK(focusllm_session_cancel(session));
     CHECK_OK(focusllm_session_cancel(session));
     sink idle = {0};
-    CHECK_OK(run(session, &job, &params, &idle, NULL));
-    CHECK(strcmp(idle.text, first_answer) == 0);
+    CHECK_ERROR(run(session, &job, &params, &idle, NULL), FOCUSLLM_STATUS_CANCELLED, "cancelled");
+    CHECK(idle.pieces == 0);
+    sink again = {0};
+    CHECK_OK(run(session, &job, &params, &again, NULL));
+    CHECK(strcmp(again.text, first_answer) == 0);
+
+    /* A call's own token: cancelled before the call, it stops that call only. */
+    focusllm_cancel_token *token = NULL;
+    CHECK_OK(focusllm_cancel_token_new(&token));
+    CHECK(token != NULL && !focusllm_cancel_token_is_cancelled(token));
+    CHECK_OK(focusllm_cancel_token_cancel(token));
+    CHECK(focusllm_cancel_token_is_cancelled(token));
+    focusllm_generate_params with_token = params;
+    with_token.cancel = token;
+    sink early = {0};
+    CHECK_ERROR(run(session, &job, &with_token, &early, NULL), FOCUSLLM_STATUS_CANCELLED, "cancelled");
+    CHECK(early.pieces == 0);
+    focusllm_cancel_token_free(token);
+    sink untouched_by_token = {0};
+    CHECK_OK(run(session, &job, &params, &untouched_by_token, NULL));
+    CHECK(strcmp(untouched_by_token.text, first_answer) == 0);
 }
 
 static void test_reentry(focusllm_session *session) {

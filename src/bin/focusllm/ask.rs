@@ -10,8 +10,10 @@ use focusllm::{
 };
 
 use crate::{
-    ModelArgs, SamplingArgs, context_params, generate_params, load_model, print_piece, progress, read_text_file,
+    MAX_TOKENS_ARG, ModelArgs, SamplingArgs, context_params, generate_params, load_model, print_piece, progress,
+    read_text_file, zero_or,
 };
+use focusllm::params::{MIN_CHUNK_LEN, MIN_LOCAL_LEN};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum StrategyArg {
@@ -30,29 +32,34 @@ impl From<StrategyArg> for Strategy {
     }
 }
 
-/// Engine settings shared by `ask` and the benchmark. 0 = the engine's default.
+/// Engine settings shared by `ask` and the benchmark. A length of 0 = the engine's default.
 #[derive(Args, Clone)]
 pub(crate) struct FocusArgs {
     /// How the chunks reach the answer.
     #[arg(long, value_enum, default_value = "focus")]
     pub strategy: StrategyArg,
-    /// Window to plan for [default: the model's training window].
-    #[arg(long, default_value_t = 0)]
+    /// Window to plan for: 0 (the model's training window) or 64..=16777216.
+    #[arg(long, default_value_t = 0, value_parser = zero_or(MIN_CHUNK_LEN, MAX_TOKENS_ARG))]
     pub window: u32,
-    /// Tokens per chunk.
-    #[arg(long, default_value_t = 0)]
+    /// Tokens per chunk: 0 (derived from the window) or 64..=16777216.
+    #[arg(long, default_value_t = 0, value_parser = zero_or(MIN_CHUNK_LEN, MAX_TOKENS_ARG))]
     pub chunk_len: u32,
-    /// Longest question, in tokens, accepted as the local context.
-    #[arg(long, default_value_t = 0)]
+    /// Longest question, in tokens, accepted as the local context: 0 (derived from the
+    /// window) or 16..=16777216.
+    #[arg(long, default_value_t = 0, value_parser = zero_or(MIN_LOCAL_LEN, MAX_TOKENS_ARG))]
     pub local_len: u32,
-    /// Most tokens of the question's tail appended to each chunk.
-    #[arg(long, default_value_t = 0)]
+    /// Most tokens of the question's tail appended to each chunk: 0 (derived from the chunk
+    /// length) or 1..=16777216.
+    #[arg(long, default_value_t = 0, value_parser = zero_or(1, MAX_TOKENS_ARG))]
     pub prompt_len: u32,
-    /// Chunks kept after scoring (focus, fusion).
-    #[arg(long, default_value_t = FocusParams::default().top_chunks)]
+    /// Chunks kept after scoring (focus, fusion), 1..=64.
+    #[arg(long, default_value_t = FocusParams::default().top_chunks,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
     pub top_chunks: u32,
-    /// Chunks decoded together (bounds memory).
-    #[arg(long, default_value_t = FocusParams::default().wave_size)]
+    /// Chunks decoded together (bounds memory), 1..=254; fusion keeps top_chunks + 2 more
+    /// sequences beside a wave, within llama.cpp's 256.
+    #[arg(long, default_value_t = FocusParams::default().wave_size,
+          value_parser = clap::value_parser!(u32).range(1..=254))]
     pub wave_size: u32,
     /// Do not wrap the input in the model's chat template.
     #[arg(long)]
@@ -106,22 +113,22 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
     let mut session = open_session(&args.model, &args.focus)?;
     let mut source = if processed {
         let loaded = session.load_document(&args.document).map_err(|e| e.to_string())?;
-        eprintln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
+        errln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
         Source::Processed(loaded)
     } else {
         Source::Text(document)
     };
     for (index, question) in args.questions.iter().enumerate() {
         if index > 0 {
-            println!();
+            outln!();
         }
         if args.questions.len() > 1 {
-            println!("Q: {question}");
+            outln!("Q: {question}");
         }
         if let (Source::Text(text), true) = (&source, args.questions.len() > 1) {
             // Several questions: process the text once, in memory.
             let document = ingest(&mut session, text, &DocumentParams::default())?;
-            eprintln!("[processed once for {} questions: {}]", args.questions.len(), describe(&document.info()));
+            errln!("[processed once for {} questions: {}]", args.questions.len(), describe(&document.info()));
             source = Source::Processed(document);
         }
         let mut bar = progress::Bar::new("reading", 0);
@@ -137,7 +144,7 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
             Source::Processed(document) => session.ask_document(document, question, &params, observer),
         }
         .map_err(|e| e.to_string())?;
-        println!();
+        outln!();
         print_stats(&answer);
     }
     Ok(())
@@ -146,7 +153,7 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
 fn print_stats(answer: &Answer) {
     let stats = &answer.stats;
     let generation = &answer.generation;
-    eprintln!(
+    errln!(
         "[{} input tokens, {}; prefill {:.2}s ({:.0} tok/s); {} tokens generated in {:.2}s; finish: {:?}]",
         stats.input_tokens,
         if stats.direct {
@@ -217,11 +224,12 @@ pub(crate) struct IngestArgs {
     /// Where to write the processed document (`.fllm`).
     #[arg(short, long)]
     output: PathBuf,
-    /// Most MiB of chunk KV held in memory while processing (0 = no limit); the rest is
-    /// spilled to a temporary file.
-    #[arg(long, default_value_t = 1024)]
+    /// Most MiB of chunk KV held in memory while processing, 0..=16777216 (0 = no limit); the
+    /// rest is spilled to a temporary file.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(0..=1 << 24))]
     memory_budget_mib: u64,
-    /// Directory of the spill file [default: the system's temporary directory].
+    /// Directory of the spill file, which must exist [default: the system's temporary
+    /// directory].
     #[arg(long)]
     spill_dir: Option<PathBuf>,
 }
@@ -233,7 +241,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> Result<(), String> {
     let document = ingest(&mut session, &text, &params)?;
     document.save(&args.output).map_err(|e| e.to_string())?;
     let size = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
+    errln!(
         "[{}; processed in {:.1}s; wrote {} ({:.1} MiB)]",
         describe(&document.info()),
         document.info().ingest_seconds,

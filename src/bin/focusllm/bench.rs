@@ -12,7 +12,7 @@ use focusllm::tasks::{self, Case};
 use focusllm::{Model, Observer, Session, SessionParams};
 
 use crate::ask::{FocusArgs, StrategyArg};
-use crate::{ModelArgs, SamplingArgs, context_params, generate_params, load_model};
+use crate::{MAX_TOKENS_ARG, ModelArgs, SamplingArgs, context_params, generate_params, load_model};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum Task {
@@ -28,11 +28,12 @@ pub(crate) struct BenchArgs {
     focus: FocusArgs,
     #[arg(long, value_enum, default_value = "passkey")]
     task: Task,
-    /// Input lengths in tokens.
-    #[arg(long, value_delimiter = ',', default_value = "2048,4096")]
+    /// Input lengths in tokens, each 1..=16777216 (and long enough for the task's fixed text).
+    #[arg(long, value_delimiter = ',', default_value = "2048,4096",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(MAX_TOKENS_ARG)))]
     lengths: Vec<usize>,
-    /// Depths per length, at the centres of equal slices from the start to the end.
-    #[arg(long, default_value_t = 10)]
+    /// Depths per length, 1..=100, at the centres of equal slices from the start to the end.
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
     depths: usize,
     /// Run only these depth indices (0-based, of the --depths slices), e.g. to re-run misses.
     #[arg(long, value_delimiter = ',')]
@@ -40,8 +41,9 @@ pub(crate) struct BenchArgs {
     /// Strategies to compare (overrides --strategy).
     #[arg(long, value_enum, value_delimiter = ',')]
     strategies: Vec<StrategyArg>,
-    /// Tokens to generate for each answer.
-    #[arg(short = 'n', long, default_value_t = 8)]
+    /// Tokens to generate for each answer, 1..=16777216.
+    #[arg(short = 'n', long, default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TOKENS_ARG)))]
     max_tokens: u32,
     /// Seed of the keys and needle words.
     #[arg(long, default_value_t = 1)]
@@ -127,9 +129,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
                         // Nothing to cut: the strategies above ran this very case as plain
                         // generation, so a truncated row would repeat theirs.
                         None if !strategies.is_empty() => {
-                            eprintln!(
-                                "truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)"
-                            );
+                            errln!("truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)");
                             continue;
                         }
                         None => {}
@@ -138,7 +138,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
                 let method = strategy.map_or_else(|| "truncated".to_string(), method_name);
                 let row = run_case(&mut session, &case, &params, method, length, depth)?;
                 let key = key_position(&case, &count)?;
-                eprintln!(
+                errln!(
                     "{:<10} {:>7} depth {:.2}: {} ({:.1}s) {:?} [{key}; {}]",
                     row.method,
                     length,
@@ -157,7 +157,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     }
     print_table(&rows, &model_name, &command);
     if let Some((_, path)) = csv {
-        println!("rows appended to {}", path.display());
+        outln!("rows appended to {}", path.display());
     }
     Ok(())
 }
@@ -336,9 +336,9 @@ fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(),
 }
 
 fn print_table(rows: &[Row], model: &str, command: &str) {
-    println!("\nmodel: {model}");
-    println!("| method | length | accuracy | prefill tok/s | TTFT s | gen tok/s | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|---|");
+    outln!("\nmodel: {model}");
+    outln!("| method | length | accuracy | prefill tok/s | TTFT s | gen tok/s | peak RSS MiB |");
+    outln!("|---|---|---|---|---|---|---|");
     let mut keys: Vec<(String, usize)> = rows.iter().map(|r| (r.method.clone(), r.length)).collect();
     keys.dedup();
     for (method, length) in keys {
@@ -346,7 +346,7 @@ fn print_table(rows: &[Row], model: &str, command: &str) {
         let n = group.len() as f64;
         let correct = group.iter().filter(|r| r.correct).count();
         let mean = |f: &dyn Fn(&Row) -> f64| group.iter().map(|r| f(r)).sum::<f64>() / n;
-        println!(
+        outln!(
             "| {method} | {length} | {correct}/{} | {:.0} | {:.1} | {:.1} | {:.0} |",
             group.len(),
             mean(&|r| r.input_tokens as f64 / r.prefill_seconds.max(1e-9)),
@@ -355,5 +355,5 @@ fn print_table(rows: &[Row], model: &str, command: &str) {
             group.iter().map(|r| r.peak_rss_mb).fold(0.0, f64::max),
         );
     }
-    println!("\ncommand: {command}");
+    outln!("\ncommand: {command}");
 }

@@ -14,7 +14,7 @@ use focusllm::{Answer, DocumentParams, GenerateParams, Observer, Session, Sessio
 
 use crate::ask::FocusArgs;
 use crate::bench::{open_csv, peak_rss_mb, reset_peak_rss};
-use crate::{ModelArgs, context_params, load_model};
+use crate::{MAX_TOKENS_ARG, ModelArgs, context_params, load_model};
 
 #[derive(Args)]
 pub(crate) struct DocumentBenchArgs {
@@ -22,14 +22,16 @@ pub(crate) struct DocumentBenchArgs {
     model: ModelArgs,
     #[command(flatten)]
     focus: FocusArgs,
-    /// Document length in tokens.
-    #[arg(long, default_value_t = 32768)]
+    /// Document length in tokens, 1..=16777216 (and long enough for the needles).
+    #[arg(long, default_value_t = 32768,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(MAX_TOKENS_ARG)))]
     tokens: usize,
-    /// Questions (one needle each, spread over the document).
-    #[arg(long, default_value_t = 3)]
+    /// Questions (one needle each, spread over the document), 1..=6.
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=6))]
     questions: usize,
-    /// Tokens to generate for each answer.
-    #[arg(short = 'n', long, default_value_t = 12)]
+    /// Tokens to generate for each answer, 1..=16777216.
+    #[arg(short = 'n', long, default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TOKENS_ARG)))]
     max_tokens: u32,
     /// Wrap the case in the model's chat template (default: raw text, as the passkey
     /// benchmark; a chat answer tends to restate the question before the number).
@@ -74,13 +76,13 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
 
     let mut plain = Vec::new();
     for (index, case) in cases.iter().enumerate() {
-        eprintln!("question {}: without the cache", index + 1);
+        errln!("question {}: without the cache", index + 1);
         let (answer, seconds) = timed(|| ask(&mut session, document, &case.question, &params))?;
         rows.push(row("ask (no cache)", index, seconds, None, case, &answer));
         plain.push((answer, seconds));
     }
 
-    eprintln!("processing the document");
+    errln!("processing the document");
     reset_peak_rss();
     let started = Instant::now();
     let processed = session.ingest(document, &DocumentParams::default(), &mut |_| true).map_err(|e| e.to_string())?;
@@ -97,7 +99,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
         answer: String::new(),
     });
     for (index, case) in cases.iter().enumerate() {
-        eprintln!("question {}: from the processed document", index + 1);
+        errln!("question {}: from the processed document", index + 1);
         let (answer, seconds) =
             timed(|| session.ask_document(&processed, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
         let (reference, plain_seconds) = &plain[index];
@@ -116,7 +118,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     let (loaded, load_seconds) = timed(|| session.load_document(&path).map_err(|e| e.to_string()))?;
     rows.push(plain_row("load (all checksums)", load_seconds));
     for (index, case) in cases.iter().enumerate() {
-        eprintln!("question {}: from the loaded file", index + 1);
+        errln!("question {}: from the loaded file", index + 1);
         let (answer, seconds) =
             timed(|| session.ask_document(&loaded, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
         let (reference, plain_seconds) = &plain[index];
@@ -197,11 +199,11 @@ fn plain_row(step: &str, seconds: f64) -> Row {
 
 fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
     let show = |v: Option<bool>| v.map_or("", |b| if b { "yes" } else { "NO" });
-    println!("\nmodel: {model}, document: {tokens} tokens");
-    println!("| step | question | seconds | speed-up vs no cache | identical answer | correct | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|---|");
+    outln!("\nmodel: {model}, document: {tokens} tokens");
+    outln!("| step | question | seconds | speed-up vs no cache | identical answer | correct | peak RSS MiB |");
+    outln!("|---|---|---|---|---|---|---|");
     for r in rows {
-        println!(
+        outln!(
             "| {} | {} | {:.1} | {} | {} | {} | {:.0} |",
             r.step,
             if r.question == 0 { String::new() } else { r.question.to_string() },
@@ -212,7 +214,7 @@ fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
             r.peak_rss_mb
         );
     }
-    println!("\ncommand: {command}");
+    outln!("\ncommand: {command}");
 }
 
 fn write_csv(path: &Path, rows: &[Row], model: &str, tokens: usize) -> Result<(), String> {

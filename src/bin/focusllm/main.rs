@@ -6,7 +6,30 @@
 //!   focusllm ask book.fllm "Q1" "Q2"               answer from the processed document
 //!   focusllm passkey --profile quick               the retrieval benchmark
 //!
-//! Errors are printed in plain words and the exit status is non-zero.
+//! Errors are printed in plain words and the exit status is non-zero. A closed standard
+//! output (`| head`) ends the program quietly, with status 0, as other Unix tools do.
+
+/// `println!` that never panics: a closed standard output (a reader such as `head` that has
+/// seen enough) ends the program quietly; another write error ends it with a message.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics: a closed standard error is ignored.
+macro_rules! errln {
+    () => {
+        errln!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 mod ask;
 mod bench;
@@ -17,6 +40,7 @@ mod ruler;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Once;
 
 use clap::{Args, Parser, Subcommand};
 use focusllm::{
@@ -61,9 +85,33 @@ struct TokensArgs {
     /// Read the text from this file.
     #[arg(short, long, conflicts_with = "text")]
     file: Option<PathBuf>,
-    /// The text.
+    /// The text (`-` reads standard input).
     #[arg(required_unless_present = "file")]
     text: Option<String>,
+}
+
+/// The longest length any option may name, in tokens (16,777,216): beyond every model's
+/// window, so that a typo fails at once rather than allocating for it.
+pub(crate) const MAX_TOKENS_ARG: u32 = focusllm::params::MAX_LENGTH;
+
+/// A parser for a length option whose 0 means "the default": 0, or `min..=max`.
+pub(crate) fn zero_or(min: u32, max: u32) -> impl Fn(&str) -> Result<u32, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let value: u32 = text.parse().map_err(|e| format!("{e}"))?;
+        if value == 0 || (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{value} is neither 0 (the default) nor in {min}..={max}"))
+        }
+    }
+}
+
+/// A parser for a finite number in `min..=max`.
+pub(crate) fn float_in(min: f32, max: f32) -> impl Fn(&str) -> Result<f32, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let value: f32 = text.parse().map_err(|e| format!("{e}"))?;
+        if (min..=max).contains(&value) { Ok(value) } else { Err(format!("{value} is not in {min}..={max}")) }
+    }
 }
 
 #[derive(Args)]
@@ -71,21 +119,23 @@ pub(crate) struct ModelArgs {
     /// GGUF model file [default: $FOCUSLLM_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf, else ./models/...]
     #[arg(short, long)]
     model: Option<PathBuf>,
-    /// CPU threads [default: all cores].
-    #[arg(short, long)]
+    /// CPU threads, 1..=1024; more than the cores this process may use are cut to them,
+    /// with a warning [default: all cores].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
-    /// Layers to offload to the GPU (CUDA/Metal builds).
-    #[arg(long)]
+    /// Layers to offload to the GPU (CUDA/Metal builds), 0..=100000.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=100_000))]
     gpu_layers: Option<i32>,
 }
 
 #[derive(Args)]
 pub(crate) struct SamplingArgs {
-    /// Most tokens to generate.
-    #[arg(short = 'n', long, default_value_t = 256)]
+    /// Most tokens to generate, 1..=16777216.
+    #[arg(short = 'n', long, default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TOKENS_ARG)))]
     max_tokens: u32,
-    /// Temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
+    /// Temperature, 0..=10; 0 is greedy.
+    #[arg(long, default_value_t = 0.0, value_parser = float_in(0.0, 10.0))]
     temperature: f32,
     /// Seed for sampling (temperature > 0).
     #[arg(long, default_value_t = 42)]
@@ -104,8 +154,8 @@ struct GenerateArgs {
     /// Format the prompt as a user message with the model's chat template.
     #[arg(long)]
     chat: bool,
-    /// Context size in tokens [default: the model's window].
-    #[arg(long, default_value_t = 0)]
+    /// Context size in tokens: 0 (the model's window) or 8..=16777216.
+    #[arg(long, default_value_t = 0, value_parser = zero_or(8, MAX_TOKENS_ARG))]
     ctx_size: u32,
     /// Read the prompt from this file instead of the argument.
     #[arg(short, long, conflicts_with = "prompt")]
@@ -119,7 +169,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.verbose {
         focusllm::llama::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
-            eprintln!("[llama.cpp {level:?}] {line}");
+            errln!("[llama.cpp {level:?}] {line}");
         })));
     }
     let result = match cli.command {
@@ -134,9 +184,22 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("focusllm: {message}");
+            errln!("focusllm: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes to standard output and flushes. When the reader has closed it (`| head`), the
+/// program ends quietly with status 0; another write error ends it with a message.
+pub(crate) fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        errln!("focusllm: cannot write to standard output: {error}");
+        std::process::exit(1);
     }
 }
 
@@ -180,10 +243,28 @@ pub(crate) fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, Stri
 pub(crate) fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String> {
     let mut params = ContextParams { n_ctx, ..Default::default() };
     if let Some(threads) = args.threads {
-        params.n_threads = threads;
+        params.n_threads = usable_threads(threads);
     }
     params.validate().map_err(|e| e.to_string())?;
     Ok(params)
+}
+
+/// `threads`, cut to the cores this process may use: llama.cpp's threads wait for each
+/// other at every step, so more threads than cores make it many times slower (4 tokens
+/// took over 60 s with -t 8 on 2 cores, 0.5 s with -t 2). Warns once when it cuts.
+fn usable_threads(threads: u32) -> u32 {
+    let cores = focusllm::params::default_threads();
+    if threads <= cores {
+        return threads;
+    }
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        errln!(
+            "focusllm: warning: -t {threads} asks for more threads than the {cores} CPU cores this process may \
+             use; using {cores} (more threads than cores only wait for each other)"
+        );
+    });
+    cores
 }
 
 pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
@@ -242,8 +323,9 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         Observer { on_piece: &mut on_piece, on_progress: &mut on_progress },
     )
     .map_err(|e| e.to_string())?;
-    println!();
-    eprintln!(
+    bar.finish();
+    outln!();
+    errln!(
         "[{} prompt tokens in {:.2}s, {} generated in {:.2}s ({:.1} tok/s), finish: {:?}]",
         generation.prompt_tokens,
         generation.prompt_seconds,
@@ -258,11 +340,13 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
 fn run_tokens(args: TokensArgs) -> Result<(), String> {
     let text = match (&args.file, &args.text) {
         (Some(path), _) => read_text_file(path)?,
+        // `-` reads standard input, as `ask -` and `--file -` do.
+        (None, Some(text)) if text == "-" => read_text_file(&PathBuf::from("-"))?,
         (None, Some(text)) => text.clone(),
         (None, None) => return Err("give a text or --file".into()),
     };
     let path = args.model.model.clone().unwrap_or_else(default_model_path);
-    println!("{}", count_tokens(&path, &text)?);
+    outln!("{}", count_tokens(&path, &text)?);
     Ok(())
 }
 

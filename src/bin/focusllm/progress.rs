@@ -54,7 +54,7 @@ impl Bar {
         } else if !self.tty_only && decile > self.last_decile {
             self.last_decile = decile;
             self.draw("");
-            eprintln!();
+            errln!();
         }
     }
 
@@ -81,7 +81,7 @@ impl Bar {
     /// Ends the bar's line on a terminal.
     pub fn finish(&mut self) {
         if self.tty && self.drawn {
-            eprintln!();
+            errln!();
             self.drawn = false;
         }
     }

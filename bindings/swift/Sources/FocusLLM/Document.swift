@@ -9,6 +9,9 @@ public struct DocumentParams: Sendable {
     public var memoryBudgetBytes: UInt64
     /// The existing directory of the spill file ("" = the system's temporary directory).
     public var spillDir: String = ""
+    /// A token that cancels the ingest (nil: only `Session.cancel()` and the progress
+    /// callback stop it). Use a new token per call.
+    public var cancelToken: CancelToken? = nil
 
     public init() {
         var c = focusllm_document_params()
@@ -21,6 +24,7 @@ public struct DocumentParams: Sendable {
         var c = focusllm_document_params()
         try check(focusllm_document_default_params(&c, MemoryLayout<focusllm_document_params>.stride))
         c.memory_budget_bytes = memoryBudgetBytes
+        c.cancel = cancelToken?.handle
         return try withUTF8CString(spillDir) { dir, length in
             c.spill_dir = length == 0 ? nil : dir
             c.spill_dir_len = length
@@ -99,7 +103,8 @@ extension Session {
     /// and their KV is computed in parallel batches, once, with the session's settings. A
     /// text that fits the window gives a document of no chunks, answered directly. Blocks
     /// the calling thread. `onProgress` gets the decoded tokens (done, total) on it;
-    /// returning false cancels (Status.cancelled), as does `cancel()`. The candidate
+    /// returning false cancels (Status.cancelled), as do `cancel()` and
+    /// `params.cancelToken`. The candidate
     /// strategy cannot process documents (Status.unsupported).
     public func ingest(
         _ text: String, params: DocumentParams = DocumentParams(), onProgress: ((Int, Int) -> Bool)? = nil

@@ -110,6 +110,9 @@ public struct GenerateParams: Sendable {
     public var stop: [String] = []
     /// Render control tokens as text instead of dropping them.
     public var renderSpecial: Bool
+    /// A token that cancels the call run with these parameters (nil: only `Session.cancel()`
+    /// and the callbacks stop it). Use a new token per call.
+    public var cancelToken: CancelToken? = nil
 
     public init(maxTokens: UInt32? = nil) {
         var c = focusllm_generate_params()
@@ -138,6 +141,7 @@ public struct GenerateParams: Sendable {
         c.repeat_last_n = repeatLastN
         c.seed = seed
         c.render_special = renderSpecial
+        c.cancel = cancelToken?.handle
         let bytes: [CChar] = stop.flatMap { $0.utf8.map { CChar(bitPattern: $0) } }
         return try bytes.withUnsafeBufferPointer { buffer in
             var strings: [focusllm_str] = []
@@ -190,5 +194,36 @@ public struct RunResult: Sendable {
         waves = c.n_waves
         prefillSeconds = c.prefill_seconds
         generateSeconds = c.generate_seconds
+    }
+}
+
+/// A cancel token for one call: set it as `GenerateParams.cancelToken` (or
+/// `DocumentParams.cancelToken`), then `cancel()` stops that call from any thread, whenever it
+/// comes: a token cancelled before the call starts makes the call throw Status.cancelled at
+/// once, and one cancelled after the call returned reaches no other call. A token stays
+/// cancelled: use a new one per call.
+public final class CancelToken: @unchecked Sendable {
+    let handle: OpaquePointer
+
+    public init() throws {
+        var out: OpaquePointer?
+        try check(focusllm_cancel_token_new(&out))
+        guard let out else {
+            throw FocusLLMError(status: .internal, message: "focusllm_cancel_token_new succeeded without a token")
+        }
+        handle = out
+    }
+
+    deinit {
+        focusllm_cancel_token_free(handle)
+    }
+
+    /// Stops the call that uses the token (any thread, any time).
+    public func cancel() {
+        _ = focusllm_cancel_token_cancel(handle)
+    }
+
+    public var isCancelled: Bool {
+        focusllm_cancel_token_is_cancelled(handle)
     }
 }

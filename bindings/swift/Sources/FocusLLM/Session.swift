@@ -47,7 +47,9 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Stops the call running on this session as soon as possible; it throws
-    /// Status.cancelled. Any thread, any time; no effect on later calls.
+    /// Status.cancelled. Any thread, any time. A cancel is never lost: one that comes while
+    /// no call runs stops the next call (which throws at once). To stop one particular call
+    /// and nothing else, give it a `CancelToken` (`GenerateParams.cancelToken`).
     public func cancel() {
         _ = focusllm_session_cancel(handle)
     }
@@ -102,21 +104,32 @@ public final class Session: @unchecked Sendable {
 
     /// Runs `job` on a dedicated thread (not Swift's cooperative pool) and yields the pieces'
     /// text. Ending the iteration early (break, or cancelling the consuming task) terminates
-    /// the stream, and onTermination cancels the run. Errors (FocusLLMError) end the stream.
+    /// the stream, and onTermination cancels the run (through the run's own CancelToken, so
+    /// the cancel reaches no later call). Errors (FocusLLMError) end the stream.
     public func stream(_ job: Job, params: GenerateParams = GenerateParams()) -> AsyncThrowingStream<String, Error> {
         AsyncThrowingStream { continuation in
             let stopped = StopFlag()
+            let token: CancelToken
+            do {
+                token = try CancelToken()
+            } catch {
+                continuation.finish(throwing: error)
+                return
+            }
+            var withToken = params
+            withToken.cancelToken = token
+            let runParams = withToken
             continuation.onTermination = { termination in
                 if case .cancelled = termination {
                     stopped.set()
-                    self.cancel()
+                    token.cancel()
                 }
             }
             let thread = Thread {
                 do {
-                    // The flag covers a termination that comes before the C call starts (a
-                    // cancel while no call runs has no effect on later calls).
-                    try self.run(job, params: params, onPiece: { piece in
+                    // The token stops the run whenever the termination comes (even before
+                    // the C call starts); the flag also stops it at the next callback.
+                    try self.run(job, params: runParams, onPiece: { piece in
                         if case .terminated = continuation.yield(piece.text) {
                             return false
                         }
