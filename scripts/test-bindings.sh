@@ -118,7 +118,7 @@ go_test_race() {
     cd bindings/go
     mkdir -p "$ROOT/build"
     local log=$ROOT/build/go-test-race.log rc=0
-    go test -race -count=1 -v ./... >"$log" 2>&1 || rc=$?
+    go test -race -count=1 -timeout 30m -v ./... >"$log" 2>&1 || rc=$?
     # go test's own lines: one per test, the races and panics if any, and the summary.
     grep -E '^(--- |ok |FAIL|PASS$|panic:|WARNING: DATA RACE|    [a-z_]+_test\.go:[0-9]+:)' "$log" || true
     echo "$(grep -c '^--- PASS' "$log") passed, $(grep -c '^--- FAIL' "$log") failed" \
