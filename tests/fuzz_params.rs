@@ -330,8 +330,13 @@ fn document_params_case(case: &DocumentCase) -> Result<(), TestCaseError> {
     let shared = shared();
     let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (spill_dir, spill_dir_len) = borrowed(&case.spill_dir, case.null_len);
-    let params =
-        focusllm_document_params { struct_size: case.size, memory_budget_bytes: case.budget, spill_dir, spill_dir_len };
+    let params = focusllm_document_params {
+        struct_size: case.size,
+        memory_budget_bytes: case.budget,
+        spill_dir,
+        spill_dir_len,
+        cancel: ptr::null(),
+    };
     let text = b"The cat is called Mira.";
     let mut document = ptr::null_mut();
     // SAFETY: a live session, one call at a time; valid pointers (the spill directory's is
