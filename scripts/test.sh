@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test suite: formatting, lints, docs, Rust unit and integration tests
 # against the real models, the C tests, programs built against an install of the library (C,
-# C++, CMake, README.md's snippets), the Go and Swift binding checks. Fetches the models first when they are missing.
+# C++, CMake, README.md's snippets), the Go and Swift binding checks. Fetches the models and the essays first when they are missing.
 #
 #   scripts/test.sh
 #
@@ -14,8 +14,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "system packages"
 scripts/install-deps.sh
 
-step "models"
+step "models and data"
 scripts/fetch-models.sh all
+scripts/fetch-essays.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -185,8 +185,9 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
                         peak_rss_mb: peak_rss_mb(),
                         answer: answer.generation.text,
                     };
+                    let at = answer_positions(&document, &sample.expected, &count)?;
                     eprintln!(
-                        "{:<18} {:<10} {:>7} #{:<3} score {:.2} ({:.1}s) {:?} expected {:?}{}",
+                        "{:<18} {:<10} {:>7} #{:<3} score {:.2} ({:.1}s) {:?} expected {:?} at tokens {at:?}{}",
                         family.name(),
                         method.name(),
                         length,
@@ -214,6 +215,16 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
         println!("rows appended to {}", path.display());
     }
     Ok(())
+}
+
+/// Where each expected string first appears in `document`, in tokens of the document before it
+/// (to compare with the chunks read; `None` when the truncated baseline cut it).
+fn answer_positions(
+    document: &str,
+    expected: &[String],
+    count: &dyn Fn(&str) -> Result<usize, String>,
+) -> Result<Vec<Option<usize>>, String> {
+    expected.iter().map(|e| document.find(e.as_str()).map(|at| count(&document[..at])).transpose()).collect()
 }
 
 fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(), String> {
