@@ -1,22 +1,35 @@
 //! The bad-input matrix (issue 15): every exported `focusllm_*` function and the command-line
 //! program fed what a hostile or careless caller gives them: NULL handles and out-params,
 //! NULL strings with a length, impossible lengths, invalid UTF-8, `struct_size` 0, too big or
-//! ending inside a field, out-of-range parameters, files that are not what they should be.
-//! Every case asserts a clear status (or exit code) and message, no crash, and nothing
-//! written: out-params and output structs untouched, no file created.
+//! ending inside a field, out-of-range parameters, files that are not what they should be,
+//! among them crafted models (hyperparameters llama.cpp would abort on) and crafted `.fllm`
+//! documents (valid checksums, lying fields), see [`crafted`]. Every case asserts a clear
+//! status (or exit code) and message, no crash, and nothing written: out-params and output
+//! structs untouched, no file created.
+//!
+//! The crafted files are loaded through the C API in a child process ([`child_loads`]): before
+//! the fixes llama.cpp ended the process on some of them, and a death must be a failed row,
+//! not the end of the test run.
 //!
 //! The matrix knows every function the header declares: a new entry point without rows here
-//! fails [`c_entry_points`]. The crafted model files (bad hyperparameters) and crafted `.fllm`
-//! files (valid checksums, lying fields) are tested with their fixes; the place to fold them
-//! in is marked `FOLD-IN` below.
+//! fails [`c_entry_points`].
 
 mod common;
+mod fllm;
+
+#[path = "bad_input/crafted.rs"]
+mod crafted;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CStr, c_char, c_void};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::ptr::{NonNull, null, null_mut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use common::child;
+use crafted::{Crafted, CraftedInputs, Expect};
 
 use focusllm::capi::cancel::*;
 use focusllm::capi::document::*;
@@ -52,19 +65,49 @@ struct Matrix {
 impl Matrix {
     /// A failing call: its status, and a last error that names the function and the problem.
     fn fails(&mut self, function: &'static str, got: focusllm_status, want: focusllm_status, needle: &str) {
-        let message = last_error();
-        assert_eq!(got, want, "{function} ({needle}): {message}");
-        assert!(
-            message.starts_with(&format!("{function}: ")) && message.contains(needle),
-            "{function}: the message {message:?} does not say {needle:?}"
-        );
+        if let Err(why) = self.check(function, got as i32, want, &last_error(), needle) {
+            panic!("{why}");
+        }
+    }
+
+    /// A failed call's status and message (from this thread or a child process), counted
+    /// when they are `want` and a message that names the function and says `needle`.
+    fn check(
+        &mut self,
+        function: &'static str,
+        got: i32,
+        want: focusllm_status,
+        message: &str,
+        needle: &str,
+    ) -> Result<(), String> {
+        if got != want as i32 {
+            // SAFETY: always a static NUL-terminated string.
+            let name = |s: i32| unsafe { CStr::from_ptr(focusllm_status_string(s)) }.to_string_lossy();
+            return Err(format!("{function} ({needle}): {} ({got}), not {}: {message}", name(got), name(want as i32)));
+        }
+        if !message.starts_with(&format!("{function}: ")) || !says(message, needle) {
+            return Err(format!("{function}: the message {message:?} does not say {needle:?}"));
+        }
         self.count(function);
+        Ok(())
     }
 
     /// A call with no failure to report (NULL frees, getters of static values, ...).
     fn count(&mut self, function: &'static str) {
         *self.cases.entry(function).or_default() += 1;
     }
+}
+
+/// Whether `message` says `needle`: its pieces between `…` (any text), in order.
+fn says(message: &str, needle: &str) -> bool {
+    let mut rest = message;
+    needle.split('…').all(|piece| match rest.find(piece) {
+        Some(at) => {
+            rest = &rest[at + piece.len()..];
+            true
+        }
+        None => false,
+    })
 }
 
 /// An out-param value that is not NULL and must still be there after a failed call.
@@ -226,9 +269,138 @@ macro_rules! untyped {
     }};
 }
 
+/// The default model and a session with [`session_params`], through the C API.
+fn default_session() -> (*mut focusllm_model, *mut focusllm_session) {
+    let path = common::default_model();
+    let path = path.to_str().expect("a UTF-8 model path");
+    let (mut model, mut session) = (null_mut(), null_mut());
+    // SAFETY: the path is valid for its length, params are filled, the out-params are locals.
+    unsafe {
+        let status =
+            focusllm_model_load(path.as_ptr().cast(), path.len(), &model_params(), None, null_mut(), &mut model);
+        assert_eq!(status, S::Ok, "the default model loads: {}", last_error());
+        let status = focusllm_session_new(model, &session_params(), &mut session);
+        assert_eq!(status, S::Ok, "a session on the default model: {}", last_error());
+    }
+    (model, session)
+}
+
+/// Tell [`child_loads`] what to load: "model" or "document", and the files, one a line.
+const CHILD_KIND: &str = "FOCUSLLM_TEST_CHILD_KIND";
+const CHILD_FILES: &str = "FOCUSLLM_TEST_CHILD_FILES";
+
+/// Loads each file in `$FOCUSLLM_TEST_CHILD_FILES` through the C API (`focusllm_model_load`,
+/// or `focusllm_document_load` on a session with the matrix's parameters) and reports, per
+/// file, the status, the message and whether the out-param stayed untouched. Run only as
+/// the child process of [`c_entry_points`].
+#[test]
+#[ignore = "the child process of c_entry_points"]
+fn child_loads() {
+    let files = child::input(CHILD_FILES);
+    let documents = match child::input(CHILD_KIND).as_str() {
+        "model" => None,
+        "document" => Some(default_session()),
+        other => panic!("{CHILD_KIND} is {other:?}, not model or document"),
+    };
+    for (i, path) in files.lines().enumerate() {
+        let (status, untouched) = match documents {
+            None => {
+                let mut out = sentinel::<focusllm_model>();
+                // SAFETY: the path is valid for its length, params are filled, out is a local.
+                let status = unsafe {
+                    focusllm_model_load(path.as_ptr().cast(), path.len(), &model_params(), None, null_mut(), &mut out)
+                };
+                if status == S::Ok {
+                    // SAFETY: loaded just now.
+                    unsafe { focusllm_model_free(out) };
+                }
+                (status, out == sentinel())
+            }
+            Some((_, session)) => {
+                let mut out = sentinel::<focusllm_document>();
+                // SAFETY: a live session; the path is valid for its length; out is a local.
+                let status = unsafe { focusllm_document_load(session, path.as_ptr().cast(), path.len(), &mut out) };
+                if status == S::Ok {
+                    // SAFETY: loaded just now.
+                    unsafe { focusllm_document_free(out) };
+                }
+                (status, out == sentinel())
+            }
+        };
+        child::report(&format!("{i}.message"), if status == S::Ok { String::new() } else { last_error() });
+        child::report(&format!("{i}.untouched"), untouched);
+        child::report(&format!("{i}.status"), status as i32);
+    }
+    if let Some((model, session)) = documents {
+        // SAFETY: made by default_session, no call runs.
+        unsafe {
+            focusllm_session_free(session);
+            focusllm_model_free(model);
+        }
+    }
+}
+
+/// What a child made of one crafted file.
+#[derive(Debug)]
+struct ChildLoad {
+    status: i32,
+    message: String,
+    untouched: bool,
+}
+
+/// Loads `files` in child processes ([`child_loads`]): one for all of them, and after a death
+/// a new one for the files after the one it died on. Per file, the outcome or how the child
+/// died on it.
+fn load_in_children(kind: &str, files: &[&Crafted]) -> Vec<Result<ChildLoad, String>> {
+    let mut outcomes: Vec<Result<ChildLoad, String>> = Vec::new();
+    while outcomes.len() < files.len() {
+        let rest = &files[outcomes.len()..];
+        let list: Vec<&str> = rest.iter().map(|file| file.path_str()).collect();
+        let (reports, finished) =
+            child::run_keeping_reports("child_loads", &[(CHILD_KIND, kind), (CHILD_FILES, &list.join("\n"))]);
+        for i in 0..rest.len() {
+            // `status` is reported last: a file with a status has all three.
+            let Some(status) = reports.get(&format!("{i}.status")).and_then(|s| s.parse().ok()) else {
+                let why = finished.clone().err().unwrap_or_else(|| "the child reported nothing on it".to_string());
+                outcomes.push(Err(why));
+                break;
+            };
+            outcomes.push(Ok(ChildLoad {
+                status,
+                message: reports.get(&format!("{i}.message")).cloned().unwrap_or_default(),
+                untouched: reports.get(&format!("{i}.untouched")).is_some_and(|u| u == "true"),
+            }));
+        }
+    }
+    outcomes
+}
+
+/// The crafted files' rows of `function` ("model" or "document" files), each loaded in a
+/// child: the control loads; every other file is `refused` with a message that names the
+/// flaw, and the out-param stays untouched. Files refused only when asked are loaded here as
+/// well (their row is `focusllm_document_ask`'s).
+fn crafted_rows(m: &mut Matrix, function: &'static str, kind: &str, files: &[Crafted], refused: focusllm_status) {
+    let files: Vec<&Crafted> = files.iter().collect();
+    let mut failures = Vec::new();
+    for (file, outcome) in files.iter().zip(load_in_children(kind, &files)) {
+        let checked = outcome.and_then(|load| match file.expect {
+            Expect::Loads | Expect::RefusedWhenAsked(_) if load.status == S::Ok as i32 => Ok(()),
+            Expect::Loads | Expect::RefusedWhenAsked(_) => Err(format!("refused: {}", load.message)),
+            Expect::Refused(_) if !load.untouched => Err("wrote the out-param".to_string()),
+            Expect::Refused(needle) => m.check(function, load.status, refused, &load.message, needle),
+        });
+        if let Err(why) = checked {
+            failures.push(format!("{} ({}): {why}", file.what, file.path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{function}, crafted {kind} files:\n{}", failures.join("\n"));
+}
+
 #[test]
 fn c_entry_points() {
     let mut m = Matrix::default();
+    let crafted = crafted::inputs();
+    let crafted_before = listing(&crafted.dir);
     let dir = scratch("capi");
     let files_before = listing(&dir);
 
@@ -354,8 +526,7 @@ fn c_entry_points() {
         "n_gpu_layers must be >= 0, got -1",
     );
     assert_eq!(out, sentinel(), "{f} wrote out_model");
-    // FOLD-IN (crafted models): the GGUFs with llama.block_count 0 / 1000, a NaN
-    // rope.freq_base, ... from the model-validation tests join here as `paths` rows.
+    crafted_rows(&mut m, f, "model", &crafted.models, S::ModelLoad);
 
     let mut model = null_mut();
     assert_eq!(load(real.as_ptr().cast(), real.len(), &mp, &mut model), S::Ok);
@@ -654,6 +825,7 @@ fn c_entry_points() {
     m.fails(f, ask(other, document, q.as_ptr(), q.len(), &gp, out_result), S::DocumentMismatch, "window");
     // SAFETY: made above, no call runs.
     unsafe { focusllm_session_free(other) };
+    asked_when_damaged_rows(&mut m, session, &crafted, &gp, out_result);
     assert_eq!(result, result_before, "{f} wrote out_result on a failure");
 
     let f = "focusllm_document_save";
@@ -698,8 +870,7 @@ fn c_entry_points() {
     }
     m.fails(f, load_doc(session, target_bytes, null_mut()), S::InvalidArgument, "out_document is NULL");
     assert_eq!(out_doc, sentinel(), "{f} wrote out_document");
-    // FOLD-IN (crafted .fllm files): the files with valid checksums and lying lengths,
-    // positions or chunk order from the .fllm loader's tests join here as `loads` rows.
+    crafted_rows(&mut m, f, "document", &crafted.documents, S::DocumentFile);
 
     let f = "focusllm_document_get_info";
     // SAFETY (this block): a live document or NULL; info buffers on the stack.
@@ -724,6 +895,7 @@ fn c_entry_points() {
 
     // Nothing written: the scratch directory holds exactly the files the test made.
     assert_eq!(listing(&dir), files_before, "a failed call created a file");
+    assert_eq!(listing(&crafted.dir), crafted_before, "a failed call created a file beside the crafted ones");
     let _ = std::fs::remove_dir_all(&dir);
 
     let declared = header_functions();
@@ -732,8 +904,51 @@ fn c_entry_points() {
     assert!(missing.is_empty(), "entry points without bad-input rows: {missing:?}");
     let total: usize = m.cases.values().sum();
     println!("C entry points: {} functions, {total} bad-input cases, all a clear status and message:", m.cases.len());
+    let refused = |files: &[Crafted]| files.iter().filter(|file| file.expect != Expect::Loads).count();
+    println!(
+        "  among them crafted files: {} models (focusllm_model_load), {} documents (focusllm_document_load, _ask)",
+        refused(&crafted.models),
+        refused(&crafted.documents)
+    );
     for (function, n) in &m.cases {
         println!("  {function}: {n}");
+    }
+}
+
+/// The `focusllm_document_ask` rows of the crafted documents that load (only llama.cpp can
+/// tell their state is damaged): DOCUMENT_FILE when the question reads it.
+fn asked_when_damaged_rows(
+    m: &mut Matrix,
+    session: *mut focusllm_session,
+    crafted: &CraftedInputs,
+    params: &focusllm_generate_params,
+    out_result: *mut focusllm_result,
+) {
+    let f = "focusllm_document_ask";
+    let q = b"Who is the keeper of the lighthouse?";
+    for file in &crafted.documents {
+        let Expect::RefusedWhenAsked(needle) = file.expect else { continue };
+        let path = file.path_str();
+        let mut document = null_mut();
+        // SAFETY (this block): a live session, the path valid for its length, the document
+        // freed once; out_result is the caller's patterned buffer.
+        unsafe {
+            let status = focusllm_document_load(session, path.as_ptr().cast(), path.len(), &mut document);
+            assert_eq!(status, S::Ok, "{} loads: {}", file.what, last_error());
+            let status = focusllm_document_ask(
+                session,
+                document,
+                q.as_ptr().cast(),
+                q.len(),
+                params,
+                None,
+                None,
+                null_mut(),
+                out_result,
+            );
+            m.fails(f, status, S::DocumentFile, needle);
+            focusllm_document_free(document);
+        }
     }
 }
 
@@ -749,17 +964,74 @@ fn cli(args: &[&str], code: i32, needle: &str) -> CliCase {
     CliCase { args: args.iter().map(|a| a.to_string()).collect(), stdin: b"", code, needle: needle.to_string() }
 }
 
+/// `generate -m MODEL` for each crafted model and `ask DOCUMENT` for each crafted document
+/// but the controls: exit 1 and the library's message.
+fn crafted_cli_rows(crafted: &CraftedInputs, window: &str) -> Vec<CliCase> {
+    let models = crafted.models.iter().filter_map(|file| match file.expect {
+        Expect::Refused(needle) => Some(cli(&["generate", "-t", "1", "-m", file.path_str(), "Hi"], 1, needle)),
+        _ => None,
+    });
+    let documents = crafted.documents.iter().filter_map(|file| match file.expect {
+        Expect::Refused(needle) | Expect::RefusedWhenAsked(needle) => Some(cli(
+            &["ask", "-t", "1", "--max-tokens", "2", "--window", window, file.path_str(), "Who is the keeper?"],
+            1,
+            needle,
+        )),
+        Expect::Loads => None,
+    });
+    models.chain(documents).collect()
+}
+
+/// Runs the program on each case in `dir`, as many at a time as there are cores (most
+/// cases only load the model and refuse); the outputs in the cases' order.
+fn run_cases(cases: &[CliCase], dir: &Path) -> Vec<Output> {
+    let next = AtomicUsize::new(0);
+    let outputs: Vec<Mutex<Option<Output>>> = cases.iter().map(|_| Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(index) else { break };
+                    let mut child = Command::new(env!("CARGO_BIN_EXE_focusllm"))
+                        .args(&case.args)
+                        .current_dir(dir)
+                        .env("FOCUSLLM_MODELS_DIR", common::models_dir())
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .expect("the program runs");
+                    let mut stdin = child.stdin.take().expect("piped stdin");
+                    std::io::Write::write_all(&mut stdin, case.stdin).expect("write stdin");
+                    drop(stdin);
+                    let output = child.wait_with_output().expect("the program ends");
+                    *outputs[index].lock().unwrap_or_else(PoisonError::into_inner) = Some(output);
+                }
+            });
+        }
+    });
+    outputs.into_iter().map(|output| output.into_inner().ok().flatten().expect("every case ran")).collect()
+}
+
 #[test]
 fn command_line() {
     common::default_model();
+    let crafted = crafted::inputs();
+    let crafted_before = listing(&crafted.dir);
     let dir = scratch("cli");
     let doc = dir.join("doc.txt");
     std::fs::write(&doc, "The lighthouse keeper kept a grey cat named Ash. ".repeat(60)).unwrap();
+    // A short one for the rows that process a whole document before they fail.
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "The lighthouse keeper kept a grey cat named Ash.").unwrap();
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, BAD_UTF8).unwrap();
     let plain = dir.join("plain.gguf");
     std::fs::write(&plain, b"not a model").unwrap();
-    let (doc, bad, plain) = (doc.to_str().unwrap(), bad.to_str().unwrap(), plain.to_str().unwrap());
+    let (doc, short) = (doc.to_str().unwrap(), short.to_str().unwrap());
+    let (bad, plain) = (bad.to_str().unwrap(), plain.to_str().unwrap());
     let out = dir.join("out.fllm");
     let out = out.to_str().unwrap();
     let missing_dir_out = dir.join("no-such-dir/out.fllm");
@@ -815,7 +1087,7 @@ fn command_line() {
             1,
             "does not exist",
         ),
-        cli(&["ingest", "-t", "1", "--window", "256", doc, "-o", missing_dir_out], 1, "no-such-dir"),
+        cli(&["ingest", "-t", "1", "--window", "256", short, "-o", missing_dir_out], 1, "no-such-dir"),
         cli(&["ingest", "-t", "1", "--strategy", "candidate", "--window", "256", doc, "-o", out], 1, "candidate"),
         cli(&["passkey", "--lengths", huge], 2, "not in 1..=16777216"),
         cli(&["passkey", "--lengths", "0"], 2, "not in 1..=16777216"),
@@ -835,33 +1107,29 @@ fn command_line() {
         CliCase { stdin: BAD_UTF8, ..cli(&["ask", "-", "Q?"], 1, "not valid UTF-8") },
         cli(&["no-such-command"], 2, "unrecognized subcommand"),
     ]);
-    // FOLD-IN (crafted inputs): `ask CRAFTED.fllm Q` and `generate -m CRAFTED.gguf` rows for
-    // the crafted .fllm files and models go here.
+    // The crafted files: each model refused by `generate`, each document by `ask` with the
+    // settings it was saved with (the C matrix's session).
+    let window = session_params().window.to_string();
+    let crafted_rows = crafted_cli_rows(&crafted, &window);
+    let crafted_count = crafted_rows.len();
+    cases.extend(crafted_rows);
     let before = listing(&dir);
     let mut codes: BTreeMap<i32, usize> = BTreeMap::new();
-    for case in &cases {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_focusllm"))
-            .args(&case.args)
-            .current_dir(&dir)
-            .env("FOCUSLLM_MODELS_DIR", common::models_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the program runs");
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        std::io::Write::write_all(&mut stdin, case.stdin).expect("write stdin");
-        drop(stdin);
-        let output = child.wait_with_output().expect("the program ends");
+    for (case, output) in cases.iter().zip(run_cases(&cases, &dir)) {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let what = format!("focusllm {:?}", case.args);
         assert!(!stderr.contains("panicked"), "{what} panicked:\n{stderr}");
         assert_eq!(output.status.code(), Some(case.code), "{what}:\n{stderr}");
-        assert!(stderr.contains(&case.needle), "{what}: stderr lacks {:?}:\n{stderr}", case.needle);
+        assert!(says(&stderr, &case.needle), "{what}: stderr lacks {:?}:\n{stderr}", case.needle);
         assert!(output.stdout.is_empty(), "{what} printed to stdout: {}", String::from_utf8_lossy(&output.stdout));
         *codes.entry(case.code).or_default() += 1;
     }
     assert_eq!(listing(&dir), before, "a failed command created a file");
+    assert_eq!(listing(&crafted.dir), crafted_before, "a failed command created a file beside the crafted ones");
     let _ = std::fs::remove_dir_all(&dir);
-    println!("command line: {} bad-input cases, exit codes {codes:?} (2 = usage, 1 = refused input)", cases.len());
+    println!(
+        "command line: {} bad-input cases ({crafted_count} of them crafted files), exit codes {codes:?} \
+         (2 = usage, 1 = refused input)",
+        cases.len()
+    );
 }

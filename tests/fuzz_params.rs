@@ -9,9 +9,10 @@
 //!
 //! Pointers are always valid or NULL (a dangling pointer is the caller's breach of the
 //! contract, not input). Bounded: `FOCUSLLM_FUZZ_CASES` cases per reader (default 48).
-//! A failing case is printed by proptest in its smallest form and its seed is kept in
-//! `tests/fuzz_params.proptest-regressions` (replayed first on every run; commit it), and
-//! the case belongs in a named test beside the fix. None has failed so far.
+//! A failing case is printed by proptest in its smallest form and its seed is recorded in
+//! `tests/fuzz_params.proptest-regressions` (replayed first on every run; commit it); the
+//! printed case becomes a row of the bad-input matrix (`tests/bad_input.rs`) with the fix,
+//! where it stays readable when the strategies change. None has failed so far.
 
 mod common;
 

@@ -22,6 +22,17 @@ pub fn report(name: &str, value: impl std::fmt::Display) {
 /// values it reported, or why it did not finish (a signal such as SIGABRT, an exit code,
 /// and the tail of its stderr).
 pub fn run(test: &str, env: &[(&str, &str)]) -> Result<HashMap<String, String>, String> {
+    let (reports, finished) = run_keeping_reports(test, env);
+    finished?;
+    if reports.is_empty() {
+        return Err(format!("the child reported nothing (is `{test}` an ignored test of this binary?)"));
+    }
+    Ok(reports)
+}
+
+/// As [`run`], but keeps what the child reported before it died (a child working through
+/// several inputs tells how far it got): the reports, and whether it finished.
+pub fn run_keeping_reports(test: &str, env: &[(&str, &str)]) -> (HashMap<String, String>, Result<(), String>) {
     let exe = std::env::current_exe().expect("the test executable");
     let mut command = Command::new(exe);
     command.args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"]);
@@ -35,17 +46,18 @@ pub fn run(test: &str, env: &[(&str, &str)]) -> Result<HashMap<String, String>, 
         .filter_map(|line| line.find(TAG).map(|at| &line[at + TAG.len()..]))
         .filter_map(|entry| entry.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
         .collect();
-    if output.status.success() && !reports.is_empty() {
-        return Ok(reports);
+    if output.status.success() {
+        return (reports, Ok(()));
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let why: Vec<&str> = stderr.lines().filter(|l| l.contains("GGML_ASSERT") || l.contains("panicked")).collect();
     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-    Err(format!(
+    let why = format!(
         "the child did not finish ({}): {}",
         output.status,
         if why.is_empty() { tail } else { why }.join(" | ")
-    ))
+    );
+    (reports, Err(why))
 }
 
 /// The value of environment variable `name`, set by the parent.

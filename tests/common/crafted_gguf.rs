@@ -5,7 +5,9 @@
 //! descriptions, and the data section is re-padded to the file's alignment, so the result is
 //! a well-formed GGUF whose only flaw is the crafted value.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const TYPE_UINT8: u32 = 0;
 const TYPE_INT8: u32 = 1;
@@ -62,8 +64,9 @@ pub struct CraftedGguf {
     entries: Vec<Entry>,
     /// The tensor descriptions, verbatim.
     tensor_infos: Vec<u8>,
-    /// The data section, from its (aligned) start to the end of the file.
-    data: Vec<u8>,
+    /// The data section, from its (aligned) start to the end of the file; shared by clones
+    /// (a model's worth of bytes, never changed).
+    data: Arc<[u8]>,
 }
 
 impl CraftedGguf {
@@ -92,9 +95,9 @@ impl CraftedGguf {
             r.skip(8 * n_dims + 4 + 8);
         }
         let tensor_infos = bytes[infos_start..r.at].to_vec();
-        let mut crafted = CraftedGguf { version, n_tensors, entries, tensor_infos, data: Vec::new() };
+        let mut crafted = CraftedGguf { version, n_tensors, entries, tensor_infos, data: Arc::from([]) };
         let data_start = r.at.next_multiple_of(crafted.alignment());
-        crafted.data = bytes[data_start..].to_vec();
+        crafted.data = Arc::from(&bytes[data_start..]);
         crafted
     }
 
@@ -155,8 +158,8 @@ impl CraftedGguf {
         self.entries.retain(|e| e.key != key);
     }
 
-    /// The file's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// The file's bytes up to the data section.
+    fn head(&self) -> Vec<u8> {
         let mut out = b"GGUF".to_vec();
         out.extend(self.version.to_le_bytes());
         out.extend(self.n_tensors.to_le_bytes());
@@ -169,7 +172,6 @@ impl CraftedGguf {
         }
         out.extend(&self.tensor_infos);
         out.resize(out.len().next_multiple_of(self.alignment()), 0);
-        out.extend(&self.data);
         out
     }
 
@@ -177,7 +179,9 @@ impl CraftedGguf {
     pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let path = dir.join(name);
-        std::fs::write(&path, self.to_bytes()).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::File::create(&path)
+            .and_then(|mut file| file.write_all(&self.head()).and_then(|()| file.write_all(&self.data)))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         path
     }
 }
