@@ -236,6 +236,7 @@ pub(crate) struct IngestArgs {
 
 pub(crate) fn run_ingest(args: IngestArgs) -> Result<(), String> {
     let text = read_text_file(&args.document)?;
+    check_output_folder(&args.output)?;
     let params = DocumentParams { memory_budget_bytes: args.memory_budget_mib << 20, spill_dir: args.spill_dir };
     let mut session = open_session(&args.model, &args.focus)?;
     let document = ingest(&mut session, &text, &params)?;
@@ -249,4 +250,15 @@ pub(crate) fn run_ingest(args: IngestArgs) -> Result<(), String> {
         size as f64 / (1024.0 * 1024.0)
     );
     Ok(())
+}
+
+/// Refuses an output path whose folder does not exist before any work is done (processing a
+/// long document takes minutes; the save would fail only at the end).
+fn check_output_folder(output: &Path) -> Result<(), String> {
+    let folder = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if folder.is_dir() {
+        Ok(())
+    } else {
+        Err(format!("cannot write {}: the folder {} does not exist", output.display(), folder.display()))
+    }
 }
