@@ -234,23 +234,35 @@ fn multikey(n: usize, depth: f64, spec: &Spec<'_>, rng: &mut Rng, count: &Count<
 fn multivalue(spec: &Spec<'_>, rng: &mut Rng, count: &Count<'_>) -> Result<Sample, String> {
     let key = keys(rng, 1).remove(0);
     let values = values(rng, 4);
-    let facts: Vec<(f64, String)> = values.iter().map(|v| (rng.unit(), needle(&key, v))).collect();
-    let question = format!(
-        "\nWhat are all the special magic numbers for {key} mentioned in the provided text? The special magic \
-         numbers for {key} mentioned in the provided text are"
-    );
-    let document = niah_document(Kind::Essays, &facts, &question, spec, rng, count)?;
-    Ok(Sample { document, question, expected: values })
+    all_values_of(&vec![key; 4], values, spec, rng, count)
 }
 
 fn multiquery(spec: &Spec<'_>, rng: &mut Rng, count: &Count<'_>) -> Result<Sample, String> {
     let keys = keys(rng, 4);
     let values = values(rng, 4);
+    all_values_of(&keys, values, spec, rng, count)
+}
+
+/// Needle `i` pairs `keys[i]` with `values[i]`, at random depths; the question asks for every
+/// value of the distinct keys ("a, b, c, and d").
+fn all_values_of(
+    keys: &[String],
+    values: Vec<String>,
+    spec: &Spec<'_>,
+    rng: &mut Rng,
+    count: &Count<'_>,
+) -> Result<Sample, String> {
     let facts: Vec<(f64, String)> = keys.iter().zip(&values).map(|(k, v)| (rng.unit(), needle(k, v))).collect();
-    let asked = format!("{}, {}, {}, and {}", keys[0], keys[1], keys[2], keys[3]);
+    let mut asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    asked.dedup();
+    let subject = match asked.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, others)) => format!("{}, and {last}", others.join(", ")),
+        None => return Err("no key to ask for".into()),
+    };
     let question = format!(
-        "\nWhat are all the special magic numbers for {asked} mentioned in the provided text? The special magic \
-         numbers for {asked} mentioned in the provided text are"
+        "\nWhat are all the special magic numbers for {subject} mentioned in the provided text? The special magic \
+         numbers for {subject} mentioned in the provided text are"
     );
     let document = niah_document(Kind::Essays, &facts, &question, spec, rng, count)?;
     Ok(Sample { document, question, expected: values })
@@ -425,6 +437,18 @@ mod tests {
         let sample = build(Family::Multikey10, &spec, &words).unwrap();
         assert_eq!(sample.document.matches("One of the special magic numbers for ").count(), 10);
         assert_eq!(sample.expected.len(), 1);
+    }
+
+    #[test]
+    fn multi_needle_questions_name_each_distinct_key_once() {
+        let corpus = essays();
+        let spec = Spec { length: 3000, index: 0, samples: 1, seed: 2, essays: &corpus };
+        let query = build(Family::Multiquery, &spec, &words).unwrap();
+        assert_eq!(query.question.matches(", and ").count(), 2, "{}", query.question);
+        assert_eq!(query.question.matches(", ").count(), 6, "{}", query.question);
+        let value = build(Family::Multivalue, &spec, &words).unwrap();
+        assert_eq!(value.question.matches(", ").count(), 0, "{}", value.question);
+        assert_eq!(value.expected.len(), 4);
     }
 
     #[test]
