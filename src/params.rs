@@ -56,6 +56,10 @@ pub const MIN_LOCAL_LEN: u32 = 16;
 /// The most KV cells each chunk may contribute in the Candidate strategy.
 pub const MAX_CANDIDATE_CELLS: u32 = 1024;
 
+/// Default [`FocusParams::read_gap`], in nats (see bench/README.md, the RULER section, for the
+/// measurements it comes from).
+pub const DEFAULT_READ_GAP: f32 = 8.0;
+
 /// Checks a length whose 0 means "the default": 0, or `min..=MAX_LENGTH`.
 fn check_length(name: &str, value: u32, min: u32, zero_means: &str) -> Result<()> {
     if value == 0 || (min..=MAX_LENGTH).contains(&value) {
@@ -248,6 +252,15 @@ pub struct FocusParams {
     pub prompt_len: u32,
     /// Chunks kept after scoring (Focus, LogitFusion).
     pub top_chunks: u32,
+    /// Focus reads, of the `top_chunks` best, only those whose score is within `read_gap`
+    /// nats of the best one's (a chunk `read_gap` nats behind makes the question `e^read_gap`
+    /// times less likely); `f32::INFINITY` reads all of them.
+    pub read_gap: f32,
+    /// Focus reads, once more right before the question, the short passage of the best chunk
+    /// after which the question is most expected (found by scoring windows of an eighth of
+    /// the chunk): among look-alike facts in one chunk, the one the question names sits
+    /// nearest to it.
+    pub zoom: bool,
     /// Chunk sequences decoded together in one wave (bounds memory).
     pub wave_size: u32,
     /// Weight of the context-free contrast in LogitFusion.
@@ -267,6 +280,8 @@ impl Default for FocusParams {
             local_len: 0,
             prompt_len: 0,
             top_chunks: 2,
+            read_gap: DEFAULT_READ_GAP,
+            zoom: true,
             wave_size: 4,
             fusion_beta: 0.25,
             candidate_cells: 1,
@@ -287,6 +302,9 @@ impl FocusParams {
         check_length("prompt_len", self.prompt_len, 1, "derived from the chunk length")?;
         if self.top_chunks == 0 || self.top_chunks > 64 {
             return bad(format!("top_chunks must be in 1..=64, got {}", self.top_chunks));
+        }
+        if self.read_gap.is_nan() || self.read_gap < 0.0 {
+            return bad(format!("read_gap must be a number of nats >= 0 (or infinity), got {}", self.read_gap));
         }
         if self.wave_size == 0 || self.wave_size > MAX_SEQUENCES - 2 {
             return bad(format!("wave_size must be in 1..={}, got {}", MAX_SEQUENCES - 2, self.wave_size));

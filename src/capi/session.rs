@@ -216,6 +216,7 @@ impl focusllm_session_params {
                 fusion_beta: self.fusion_beta,
                 candidate_cells: self.candidate_cells,
                 use_chat_template: self.use_chat_template,
+                ..FocusParams::default()
             },
         })
     }

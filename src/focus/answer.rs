@@ -2,11 +2,12 @@
 //! focus-then-attend (the text of the best-scoring chunks) and candidate (the last cells of
 //! every chunk's appended prompt, the paper's structure without training).
 
+use std::ops::Range;
 use std::time::Instant;
 
 use super::math::{BestK, reading_order};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
-use super::{Job, ProgressCounter};
+use super::{Job, ProgressCounter, Reading, zoom};
 use crate::error::Result;
 use crate::generate::{Continuation, Generation, Observer, continue_generation, decode_sequence};
 use crate::llama::state_layout::single_stream;
@@ -36,7 +37,7 @@ pub(crate) fn focus_then_attend(
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
-) -> Result<(Generation, Vec<usize>)> {
+) -> Result<Reading> {
     let Observer { on_piece, on_progress } = observer;
     let started = Instant::now();
     let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
@@ -44,11 +45,12 @@ pub(crate) fn focus_then_attend(
     let mut progress = ProgressCounter::new(job.prefill_total() + job.input.prefix.len() + reread, on_progress);
     let mut best: BestK<Option<Vec<u8>>> = BestK::new(top);
     let prompt_len = job.plan.prompt.len();
+    let scores;
     {
         let n_seqs = scan_sequences(job);
         let cells_per_seq = (chunk_seq_len(job) + 1).div_ceil(256) * 256;
         let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
-        scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+        scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
             let score = done.score();
             if !best.admits(score) {
                 return Ok(());
@@ -59,22 +61,41 @@ pub(crate) fn focus_then_attend(
             Ok(())
         })?;
     } // the scan's KV is released before the answer's is allocated
-    let kept = reading_order(best.into_sorted_worst_first());
+    let kept = reading_order(within_gap(best.into_sorted_worst_first(), &scores, job.focus.read_gap));
     let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
     // Only the state of the chunk read first is used; the others are freed before the
     // answer's context is allocated.
     let first_state = kept.into_iter().next().and_then(|(_, state)| state);
-    let chunk_tokens: usize = selected.iter().map(|&c| job.plan.chunks[c].len()).sum();
+    let ends_sentence = |at: usize| {
+        job.model
+            .token_to_piece(job.input.body[at], false)
+            .is_ok_and(|piece| piece.iter().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n')))
+    };
+    let mut reading = read_ranges(&selected, &job.plan.chunks, &ends_sentence);
+    let best_chunk = selected.iter().copied().min_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    let zoom_into = best_chunk.filter(|_| job.focus.zoom).map(|c| job.plan.chunks[c].clone());
+    let zoom_cost = zoom_into.as_ref().map_or(0, |chunk| zoom::cost(job, chunk));
     let prefix = job.input.prefix.len();
     // The kept chunks are known now: what the answer's context reads is the prefix, them and
     // the local context (the estimate above assumed the longest chunks).
-    progress.set_total(job.prefill_total() + prefix + chunk_tokens);
-    let cells = prefix + chunk_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
+    let read_tokens: usize = reading.iter().map(|r| r.len()).sum();
+    progress.set_total(job.prefill_total() + prefix + read_tokens + zoom_cost);
+    if let Some(chunk) = zoom_into
+        && let Some(window) = zoom::best_window(job, &chunk, &mut progress)?
+    {
+        // The window read again, to the end of its last sentence (within the document).
+        let most = (window.end + window.len() / 2).min(job.plan.local.start);
+        let end = (window.end..most).find(|&t| ends_sentence(t)).map_or(window.end, |t| t + 1);
+        reading.push(window.start..end);
+        progress.set_total(job.prefill_total() + prefix + read_tokens + zoom_cost + end - window.start);
+    }
+    let read_tokens: usize = reading.iter().map(|r| r.len()).sum();
+    let cells = prefix + read_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
     let mut ctx = job.context(cells, 1, false)?;
-    let mut tokens: Vec<Token> = Vec::with_capacity(prefix + chunk_tokens);
-    let loaded = match (first_state, selected.first()) {
-        (Some(state), Some(&first)) => match ctx.load_seq_state(0, &state) {
-            Ok(()) => Some(prefix + job.plan.chunks[first].len()),
+    let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
+    let loaded = match (first_state, reading.first()) {
+        (Some(state), Some(first)) => match ctx.load_seq_state(0, &state) {
+            Ok(()) => Some(prefix + first.len()),
             Err(error) => {
                 log::warn!("re-reading the first kept chunk: {error}");
                 None
@@ -94,8 +115,8 @@ pub(crate) fn focus_then_attend(
         }
     };
     let skip = usize::from(start > 0);
-    for &chunk in &selected[skip..] {
-        tokens.extend_from_slice(&job.input.body[job.plan.chunks[chunk].clone()]);
+    for range in &reading[skip..] {
+        tokens.extend_from_slice(&job.input.body[range.clone()]);
     }
     if !tokens.is_empty() {
         let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
@@ -103,8 +124,50 @@ pub(crate) fn focus_then_attend(
     }
     let end = start + tokens.len();
     let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, started)?;
-    Ok((generation, selected))
+    Ok(Reading { generation, selected, scores })
 }
+
+/// Keeps, of the kept chunks ranked worst first, those whose score is within `gap` nats of
+/// the best one's. A chunk `gap` nats behind makes the question `e^gap` times less likely:
+/// when the best chunk stands out that clearly, the others would only put look-alike facts
+/// (a neighbour's number of the same form) between it and the question.
+fn within_gap<T>(ranked_worst_first: Vec<(usize, T)>, scores: &[f32], gap: f32) -> Vec<(usize, T)> {
+    let score = |chunk: usize| scores.get(chunk).copied().unwrap_or(f32::INFINITY);
+    let Some(best) = ranked_worst_first.last().map(|(chunk, _)| score(*chunk)) else {
+        return ranked_worst_first;
+    };
+    ranked_worst_first.into_iter().filter(|(chunk, _)| score(*chunk) <= best + gap).collect()
+}
+
+/// What the answer reads, in order: each selected chunk, and after each passage (a run of
+/// selected chunks that follow each other in the document) the rest of the sentence that the
+/// passage's end cut, up to the first sentence end in the next chunk (at most an eighth of a
+/// chunk): a key whose value starts the next chunk reads whole, without reading the
+/// neighbour and the look-alike facts it may hold.
+fn read_ranges(
+    selected: &[usize],
+    chunks: &[Range<usize>],
+    ends_sentence: &dyn Fn(usize) -> bool,
+) -> Vec<Range<usize>> {
+    let mut reading = Vec::with_capacity(selected.len() * 2);
+    for (i, &chunk) in selected.iter().enumerate() {
+        reading.push(chunks[chunk].clone());
+        let next = chunk + 1;
+        if selected.get(i + 1) != Some(&next)
+            && let Some(after) = chunks.get(next)
+        {
+            let most = (chunks[chunk].len() / SENTENCE_MARGIN_DIVISOR).max(1).min(after.len());
+            let end =
+                (after.start..after.start + most).find(|&t| ends_sentence(t)).map_or(after.start + most, |t| t + 1);
+            reading.push(after.start..end);
+        }
+    }
+    reading
+}
+
+/// The rest of a cut sentence is read up to `1 / SENTENCE_MARGIN_DIVISOR` of a chunk's length
+/// (64 tokens of a 512-token chunk).
+const SENTENCE_MARGIN_DIVISOR: usize = 8;
 
 /// The paper's structure, training-free: in one unified-KV context, the local sequence holds
 /// the prefix, then the last `candidate_cells` cells of every chunk's appended prompt (moved
@@ -114,7 +177,7 @@ pub(crate) fn candidates(
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
-) -> Result<(Generation, Vec<usize>)> {
+) -> Result<Reading> {
     const LOCAL: SeqId = 0;
     let Observer { on_piece, on_progress } = observer;
     let started = Instant::now();
@@ -131,7 +194,7 @@ pub(crate) fn candidates(
         decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
     }
     let mut end = prefix.len();
-    scan(job, &mut ctx, 1, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let scores = scan(job, &mut ctx, 1, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         let total = done.tokens.len();
         let n = cells.min(total);
         let first = (total - n) as Pos;
@@ -143,7 +206,7 @@ pub(crate) fn candidates(
         Ok(())
     })?;
     let generation = answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, started)?;
-    Ok((generation, Vec::new()))
+    Ok(Reading { generation, selected: Vec::new(), scores })
 }
 
 /// Decodes `tokens` into `seq` from position `start`, adding to the job's progress.

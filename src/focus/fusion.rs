@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use super::math::{BestK, argmin, entropy, fuse, log_softmax};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
-use super::{Job, ProgressCounter};
+use super::{Job, ProgressCounter, Reading};
 use crate::error::{Error, Result};
-use crate::generate::{Answering, Generation, Observer, decode_sequence};
+use crate::generate::{Answering, Observer, decode_sequence};
 use crate::llama::{Batch, Context, Pos, Sampler, SeqId, Token};
 use crate::params::GenerateParams;
 
@@ -28,7 +28,7 @@ pub(crate) fn logit_fusion(
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
     observer: Observer<'_>,
-) -> Result<(Generation, Vec<usize>)> {
+) -> Result<Reading> {
     let Observer { on_piece, on_progress } = observer;
     let started = Instant::now();
     let prefix = &job.input.prefix;
@@ -48,7 +48,7 @@ pub(crate) fn logit_fusion(
     // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
     let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
     let mut free_slots: Vec<SeqId> = (0..top as SeqId).rev().map(|i| slots + i).collect();
-    scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         if !best.admits(done.score()) {
             return Ok(());
         }
@@ -109,7 +109,7 @@ pub(crate) fn logit_fusion(
     let mut generation = answer.finish(finish);
     generation.prompt_tokens = prefix.len() + job.input.body.len();
     generation.prompt_seconds = prompt_seconds;
-    Ok((generation, kept.iter().map(|(index, _)| *index).collect()))
+    Ok(Reading { generation, selected: kept.iter().map(|(index, _)| *index).collect(), scores })
 }
 
 /// One batch with `tokens[i]` appended to row i's sequence, logits for all.

@@ -28,6 +28,7 @@ mod math;
 mod memory;
 mod scan;
 mod store;
+mod zoom;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,6 +60,10 @@ pub struct AskStats {
     /// in the order they were read (the best-scoring last, neighbours in the document in
     /// document order), LogitFusion in document order.
     pub selected_chunks: Vec<usize>,
+    /// Every chunk's relevance score in document order, lower is more relevant: the expected
+    /// surprisal (nats) of the question's tail and the answer's first token given the chunk
+    /// (empty when direct).
+    pub chunk_scores: Vec<f32>,
     /// Wall time from the call (tokenization included) until the first answer token could be
     /// sampled: the time to first token.
     pub prefill_seconds: f64,
@@ -197,7 +202,7 @@ impl Session {
         memory: &mut dyn ChunkMemory,
         params: &GenerateParams,
         observer: Observer<'_>,
-    ) -> Result<(Generation, Vec<usize>)> {
+    ) -> Result<Reading> {
         let job = self.job(input, plan);
         match self.params.focus.strategy {
             Strategy::Focus => answer::focus_then_attend(&job, memory, params, observer),
@@ -223,6 +228,7 @@ impl Session {
                 chunks: 0,
                 waves: 0,
                 selected_chunks: Vec::new(),
+                chunk_scores: Vec::new(),
                 prefill_seconds: started.elapsed().as_secs_f64() - generation.generate_seconds,
             },
             generation,
@@ -230,13 +236,17 @@ impl Session {
     }
 }
 
+/// What a chunked strategy produced: the answer, the chunks that reached it (see
+/// [`AskStats::selected_chunks`]) and every chunk's score.
+pub(crate) struct Reading {
+    pub generation: Generation,
+    pub selected: Vec<usize>,
+    pub scores: Vec<f32>,
+}
+
 /// The answer of a chunked job.
-fn chunked_answer(
-    (generation, selected): (Generation, Vec<usize>),
-    input_tokens: usize,
-    plan: &plan::ChunkPlan,
-    started: Instant,
-) -> Answer {
+fn chunked_answer(reading: Reading, input_tokens: usize, plan: &plan::ChunkPlan, started: Instant) -> Answer {
+    let Reading { generation, selected, scores } = reading;
     let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
     Answer {
         generation,
@@ -246,6 +256,7 @@ fn chunked_answer(
             chunks: plan.chunks.len(),
             waves: plan.waves.len(),
             selected_chunks: selected,
+            chunk_scores: scores,
             prefill_seconds,
         },
     }

@@ -123,7 +123,7 @@ pub(crate) fn scan_context(job: &Job<'_>) -> Result<Context> {
 /// Decodes every chunk of the plan, wave by wave, in sequences `first_seq ..
 /// first_seq + wave_width`. Chunks `memory` holds are loaded, the others decoded (and offered
 /// to `memory`). Calls `on_finished` for each chunk once its prompt is decoded, then frees
-/// its cells.
+/// its cells. Returns every chunk's [`Finished::score`], in document order.
 pub(crate) fn scan(
     job: &Job<'_>,
     ctx: &mut Context,
@@ -131,8 +131,9 @@ pub(crate) fn scan(
     memory: &mut dyn ChunkMemory,
     progress: &mut ProgressCounter<'_>,
     on_finished: &mut dyn FnMut(&mut Context, Finished<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<Vec<f32>> {
     let plan = job.plan;
+    let mut scores = vec![f32::NAN; plan.chunks.len()];
     let prompt = &job.input.body[plan.prompt.clone()];
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     for wave in &plan.waves {
@@ -170,12 +171,13 @@ pub(crate) fn scan(
                     entropy: entropy(&log_probs),
                     prompt_nll: lane.nll as f32,
                 };
+                scores[lane.chunk] = done.score();
                 on_finished(ctx, done)?;
                 ctx.seq_rm(lane.seq, -1, -1)?;
             }
         }
     }
-    Ok(())
+    Ok(scores)
 }
 
 /// Processes a document's chunks for later questions: the first pass of every wave, each

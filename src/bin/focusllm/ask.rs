@@ -56,6 +56,13 @@ pub(crate) struct FocusArgs {
     #[arg(long, default_value_t = FocusParams::default().top_chunks,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub top_chunks: u32,
+    /// Focus reads, of the top chunks, those scored within this many nats of the best
+    /// (`inf` reads them all).
+    #[arg(long, default_value_t = FocusParams::default().read_gap, value_parser = parse_read_gap)]
+    pub read_gap: f32,
+    /// Focus: do not read the best chunk's most relevant passage again before the question.
+    #[arg(long)]
+    pub no_zoom: bool,
     /// Chunks decoded together (bounds memory), 1..=254; fusion keeps top_chunks + 2 more
     /// sequences beside a wave, within llama.cpp's 256.
     #[arg(long, default_value_t = FocusParams::default().wave_size,
@@ -64,6 +71,13 @@ pub(crate) struct FocusArgs {
     /// Do not wrap the input in the model's chat template.
     #[arg(long)]
     pub raw: bool,
+}
+
+fn parse_read_gap(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(gap) if gap >= 0.0 => Ok(gap),
+        _ => Err(format!("expected a number of nats >= 0 or `inf`, got {text:?}")),
+    }
 }
 
 impl FocusArgs {
@@ -75,6 +89,8 @@ impl FocusArgs {
             local_len: self.local_len,
             prompt_len: self.prompt_len,
             top_chunks: self.top_chunks,
+            read_gap: self.read_gap,
+            zoom: !self.no_zoom,
             wave_size: self.wave_size,
             use_chat_template: !self.raw,
             ..FocusParams::default()

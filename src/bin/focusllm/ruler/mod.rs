@@ -86,6 +86,10 @@ pub(crate) struct RulerArgs {
     /// Append result rows to this CSV file.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Also write each sample's document, question and expected answers to this existing
+    /// folder (`<family>-<length>-<sample>.{txt,question,expected}`), to inspect a miss.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 /// One scored sample.
@@ -150,6 +154,9 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
                     essays: &essays,
                 };
                 let sample = tasks::build(family, &spec, &count)?;
+                if let Some(dir) = &args.dump {
+                    dump_sample(dir, &format!("{}-{length}-{sample_index}", family.name()), &sample)?;
+                }
                 for &method in &methods {
                     let mut focus = args.focus.clone();
                     focus.strategy = method.strategy().unwrap_or(args.focus.strategy);
@@ -199,7 +206,12 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
                         if answer.stats.direct {
                             " [direct]".to_string()
                         } else {
-                            format!(" [read chunks {:?} of {}]", answer.stats.selected_chunks, answer.stats.chunks)
+                            format!(
+                                " [read chunks {:?} of {}; best scores {}]",
+                                answer.stats.selected_chunks,
+                                answer.stats.chunks,
+                                best_scores(&answer.stats.chunk_scores, 4)
+                            )
                         },
                     );
                     if let Some((file, _)) = csv.as_mut() {
@@ -215,6 +227,26 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
         println!("rows appended to {}", path.display());
     }
     Ok(())
+}
+
+fn dump_sample(dir: &std::path::Path, stem: &str, sample: &tasks::Sample) -> Result<(), String> {
+    let files = [
+        ("txt", sample.document.clone()),
+        ("question", sample.question.clone()),
+        ("expected", sample.expected.join("\n")),
+    ];
+    for (extension, text) in files {
+        let path = dir.join(format!("{stem}.{extension}"));
+        std::fs::write(&path, text).map_err(|e| format!("--dump: cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The `n` lowest chunk scores as `chunk:score`, best first.
+fn best_scores(scores: &[f32], n: usize) -> String {
+    let mut ranked: Vec<(usize, f32)> = scores.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ranked.iter().take(n).map(|(chunk, score)| format!("{chunk}:{score:.1}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Where each expected string first appears in `document`, in tokens of the document before it
