@@ -4,8 +4,8 @@
 //! chunks run.
 //!
 //! Pure arithmetic on token indices: no llama.cpp types, no I/O, so everything here is tested
-//! without a model. The layout follows the reference code of FocusLLM (Li et al. 2024, see
-//! `METHOD.md` §1):
+//! without a model. The layout follows the reference code of FocusLLM (Li et al. 2024, "FocusLLM:
+//! Scaling LLM's Context by Parallel Decoding", and its released code):
 //!
 //! ```text
 //! tokens:  [ chunk 0 | chunk 1 | ... | chunk k-1 ][ local context ........ ]
@@ -19,16 +19,15 @@
 //! `chunk + 1 (BOS) + prompt + new tokens <= window`. The local sequence must fit too:
 //! `local_reserve + local + new tokens <= window`, where `local_reserve` is whatever the
 //! integration strategy puts in front of the local context (candidate cells, a BOS, ...). Which
-//! strategy runs is not the planner's business; [`attend_cells`] and
-//! [`ChunkPlan::max_attended_chunks`] help a strategy that lets the local sequence attend to
-//! whole chunks (focus-then-attend) size its context.
+//! strategy runs is not the planner's business.
 
 use std::ops::Range;
 
 use crate::error::{Error, Result};
+use crate::llama::MAX_SEQUENCES;
 
-/// Most sequences one llama.cpp context can hold (`LLAMA_MAX_SEQ`).
-pub const MAX_SEQS: usize = 256;
+/// Most sequences one llama.cpp context can hold.
+const MAX_SEQS: usize = MAX_SEQUENCES as usize;
 
 /// Positions reserved in every chunk sequence for the BOS that precedes the dynamic prompt (the
 /// reference code prepends it). Reserved even when an engine leaves the BOS out, so that choice
@@ -37,10 +36,6 @@ pub const PROMPT_BOS: usize = 1;
 
 /// The paper's dynamic-prompt length at inference ("a default length of 512 tokens").
 pub const PAPER_PROMPT_LEN: usize = 512;
-
-/// Default [`PlanParams::max_seqs_per_wave`]: [`MAX_SEQS`] minus two sequences an engine keeps
-/// for itself (the local sequence and a context-free row for logit fusion).
-pub const DEFAULT_SEQS_PER_WAVE: usize = MAX_SEQS - 2;
 
 /// A last chunk shorter than `chunk_len / MERGE_TAIL_DIVISOR` is merged into the previous chunk
 /// (when the merged chunk still fits the window). See [`plan`].
@@ -73,25 +68,12 @@ pub struct PlanParams {
     /// and the generated tokens (for instance one per candidate cell, or a BOS). Default 0.
     pub local_reserve: usize,
     /// Most chunk sequences decoded together, 1..=[`MAX_SEQS`]; leave room for the sequences the
-    /// engine reserves for itself. Default [`DEFAULT_SEQS_PER_WAVE`].
+    /// engine reserves for itself.
     pub max_seqs_per_wave: usize,
     /// Sequences the engine keeps in the same context besides a wave's chunks (the kept
     /// chunks, the local and context-free rows of logit fusion, ...): a wave plus these must
     /// fit llama.cpp's [`MAX_SEQS`]. Default 0.
     pub reserved_seqs: usize,
-}
-
-impl Default for PlanParams {
-    fn default() -> Self {
-        PlanParams {
-            local_len: None,
-            chunk_len: None,
-            prompt_len: None,
-            local_reserve: 0,
-            max_seqs_per_wave: DEFAULT_SEQS_PER_WAVE,
-            reserved_seqs: 0,
-        }
-    }
 }
 
 /// The outcome of [`plan`].
@@ -101,13 +83,6 @@ pub enum Plan {
     Direct,
     /// The input is cut into memory chunks and a local context.
     Chunked(ChunkPlan),
-}
-
-impl Plan {
-    /// True for [`Plan::Direct`].
-    pub fn is_direct(&self) -> bool {
-        matches!(self, Plan::Direct)
-    }
 }
 
 /// The resolved lengths of a chunked plan (defaults filled in, all checked against the window).
@@ -148,50 +123,6 @@ impl ChunkPlan {
     pub fn longest_chunk(&self) -> usize {
         self.chunks.iter().map(|c| c.len()).max().unwrap_or(0)
     }
-
-    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt and
-    /// every generated token. Never exceeds `window`.
-    pub fn chunk_seq_cells(&self) -> usize {
-        self.longest_chunk()
-            .saturating_add(PROMPT_BOS)
-            .saturating_add(self.lengths.prompt_len)
-            .saturating_add(self.lengths.n_new_tokens)
-    }
-
-    /// Positions the local sequence needs: the strategy's reserve, the local context and every
-    /// generated token. Never exceeds `window`.
-    pub fn local_seq_positions(&self) -> usize {
-        self.lengths.local_reserve.saturating_add(self.lengths.local_len).saturating_add(self.lengths.n_new_tokens)
-    }
-
-    /// How many whole chunks (counted at the longest chunk's length) the local sequence can
-    /// attend to in a context of `n_ctx` cells, at most the number of chunks. See
-    /// [`attend_cells`].
-    pub fn max_attended_chunks(&self, n_ctx: usize) -> usize {
-        let longest = self.longest_chunk();
-        let fixed = self.local_seq_positions();
-        match n_ctx.checked_sub(fixed) {
-            Some(room) if longest > 0 => (room / longest).min(self.chunks.len()),
-            _ => 0,
-        }
-    }
-}
-
-/// Cells a local sequence needs when it attends to the whole KV of `m` chunks of `chunk_len`
-/// tokens, followed by `local_len` local tokens and `n_new_tokens` generated ones
-/// (`m * chunk_len + local_len + n_new_tokens`); `None` on overflow.
-///
-/// This counts KV cells, not positions: in focus-then-attend the selected chunks may share
-/// positions `0..chunk_len`, so the positions needed are only `chunk_len + local_len +
-/// n_new_tokens`, while the cells add up.
-pub fn attend_cells(m: usize, chunk_len: usize, local_len: usize, n_new_tokens: usize) -> Option<usize> {
-    m.checked_mul(chunk_len)?.checked_add(local_len)?.checked_add(n_new_tokens)
-}
-
-/// Whether `m` chunks of `chunk_len` tokens, `local_len` local tokens and `n_new_tokens`
-/// generated tokens fit a context of `n_ctx` cells (see [`attend_cells`]).
-pub fn attend_fits(m: usize, chunk_len: usize, local_len: usize, n_new_tokens: usize, n_ctx: usize) -> bool {
-    attend_cells(m, chunk_len, local_len, n_new_tokens).is_some_and(|cells| cells <= n_ctx)
 }
 
 /// Makes the plan.
@@ -409,6 +340,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Every length at its default, and waves as large as a context allows beside the local
+    /// sequence and logit fusion's context-free row.
+    fn defaults() -> PlanParams {
+        PlanParams {
+            local_len: None,
+            chunk_len: None,
+            prompt_len: None,
+            local_reserve: 0,
+            max_seqs_per_wave: MAX_SEQS - 2,
+            reserved_seqs: 0,
+        }
+    }
+
+    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt
+    /// and every generated token.
+    fn chunk_seq_cells(c: &ChunkPlan) -> usize {
+        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_len + c.lengths.n_new_tokens
+    }
+
+    /// Positions the local sequence needs: the reserve, the local context, every generated token.
+    fn local_seq_positions(c: &ChunkPlan) -> usize {
+        c.lengths.local_reserve + c.lengths.local_len + c.lengths.n_new_tokens
+    }
+
     fn input(n_tokens: usize, window: usize, n_new_tokens: usize) -> PlanInput {
         PlanInput { n_tokens, window, n_new_tokens }
     }
@@ -429,7 +384,7 @@ mod tests {
 
     #[test]
     fn paper_defaults_at_4k() {
-        let c = chunked(plan(input(10_000, 4096, 100), PlanParams::default()));
+        let c = chunked(plan(input(10_000, 4096, 100), defaults()));
         assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (2048, 2048, 512));
         assert_eq!(c.local, 7952..10_000);
         assert_eq!(c.prompt, 9488..10_000);
@@ -440,31 +395,30 @@ mod tests {
 
     #[test]
     fn defaults_scale_with_the_window() {
-        let c = chunked(plan(input(100_000, 8192, 0), PlanParams::default()));
+        let c = chunked(plan(input(100_000, 8192, 0), defaults()));
         assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (4096, 4096, 512));
-        let c = chunked(plan(input(5000, 2048, 0), PlanParams::default()));
+        let c = chunked(plan(input(5000, 2048, 0), defaults()));
         assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (1024, 1024, 256));
     }
 
     #[test]
     fn long_generation_shrinks_the_defaults() {
         // 4096 - 1 - 3500 = 595 for chunk + prompt: chunk 476, prompt 119.
-        let c = chunked(plan(input(20_000, 4096, 3500), PlanParams::default()));
+        let c = chunked(plan(input(20_000, 4096, 3500), defaults()));
         assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (596, 476, 119));
-        assert_eq!(c.chunk_seq_cells(), 4096);
-        assert_eq!(c.local_seq_positions(), 4096);
+        assert_eq!(chunk_seq_cells(&c), 4096);
+        assert_eq!(local_seq_positions(&c), 4096);
     }
 
     #[test]
     fn short_input_is_direct() {
-        assert_eq!(plan(input(4000, 4096, 96), PlanParams::default()).ok(), Some(Plan::Direct));
-        assert!(matches!(plan(input(4000, 4096, 97), PlanParams::default()), Ok(Plan::Chunked(_))));
+        assert_eq!(plan(input(4000, 4096, 96), defaults()).ok(), Some(Plan::Direct));
+        assert!(matches!(plan(input(4000, 4096, 97), defaults()), Ok(Plan::Chunked(_))));
     }
 
     #[test]
     fn short_tail_is_merged() {
-        let params =
-            PlanParams { local_len: Some(1000), chunk_len: Some(1000), prompt_len: Some(200), ..PlanParams::default() };
+        let params = PlanParams { local_len: Some(1000), chunk_len: Some(1000), prompt_len: Some(200), ..defaults() };
         // Memory 3100: chunks of 1000 and a 100-token tail (< 250) merged into the third.
         let c = chunked(plan(input(4100, 4096, 10), params));
         assert_eq!(c.chunks, vec![0..1000, 1000..2000, 2000..3100]);
@@ -487,7 +441,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_numbers() {
-        let p = PlanParams { chunk_len: Some(6000), prompt_len: Some(512), ..PlanParams::default() };
+        let p = PlanParams { chunk_len: Some(6000), prompt_len: Some(512), ..defaults() };
         let m = err_msg(plan(input(100_000, 8192, 2000), p));
         assert!(
             m.contains(
@@ -496,15 +450,15 @@ mod tests {
             "{m}"
         );
 
-        let p = PlanParams { local_len: Some(5000), ..PlanParams::default() };
+        let p = PlanParams { local_len: Some(5000), ..defaults() };
         let m = err_msg(plan(input(100, 4096, 0), p));
         assert!(m.contains("local_len 5000 exceeds the model window 4096"), "{m}");
 
-        let p = PlanParams { local_len: Some(300), prompt_len: Some(400), ..PlanParams::default() };
+        let p = PlanParams { local_len: Some(300), prompt_len: Some(400), ..defaults() };
         let m = err_msg(plan(input(100, 4096, 0), p));
         assert!(m.contains("prompt_len 400 exceeds local_len 300"), "{m}");
 
-        let p = PlanParams { local_len: Some(3000), local_reserve: 200, ..PlanParams::default() };
+        let p = PlanParams { local_len: Some(3000), local_reserve: 200, ..defaults() };
         let m = err_msg(plan(input(10_000, 4096, 1000), p));
         assert!(
             m.contains("local_reserve 200 + local_len 3000 + max_new_tokens 1000 = 4200 exceeds the model window 4096"),
@@ -512,59 +466,43 @@ mod tests {
         );
 
         for (name, p) in [
-            ("local_len", PlanParams { local_len: Some(0), ..PlanParams::default() }),
-            ("chunk_len", PlanParams { chunk_len: Some(0), ..PlanParams::default() }),
-            ("prompt_len", PlanParams { prompt_len: Some(0), ..PlanParams::default() }),
+            ("local_len", PlanParams { local_len: Some(0), ..defaults() }),
+            ("chunk_len", PlanParams { chunk_len: Some(0), ..defaults() }),
+            ("prompt_len", PlanParams { prompt_len: Some(0), ..defaults() }),
         ] {
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("{name} is 0")), "{m}");
         }
         for seqs in [0, 257] {
-            let p = PlanParams { max_seqs_per_wave: seqs, ..PlanParams::default() };
+            let p = PlanParams { max_seqs_per_wave: seqs, ..defaults() };
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("max_seqs_per_wave {seqs} is outside 1..=256")), "{m}");
         }
         // A wave and the sequences the strategy keeps beside it share one context.
-        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..PlanParams::default() };
+        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..defaults() };
         let m = err_msg(plan(input(100, 4096, 0), p));
         assert!(m.contains("wave_size (max_seqs_per_wave) 254 + 4") && m.contains("wave_size <= 252"), "{m}");
-        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..PlanParams::default() };
+        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..defaults() };
         assert!(plan(input(100, 4096, 0), p).is_ok());
-        let m = err_msg(plan(input(0, 4096, 0), PlanParams::default()));
+        let m = err_msg(plan(input(0, 4096, 0), defaults()));
         assert!(m.contains("0 tokens"), "{m}");
-        let m = err_msg(plan(input(10, 0, 0), PlanParams::default()));
+        let m = err_msg(plan(input(10, 0, 0), defaults()));
         assert!(m.contains("window is 0"), "{m}");
 
         // An explicit prompt longer than the default local context (shrunk by the reserve and
         // the generation budget: min(2048, 4096 - 700 - 3000) = 396).
-        let p = PlanParams { prompt_len: Some(398), local_reserve: 700, ..PlanParams::default() };
+        let p = PlanParams { prompt_len: Some(398), local_reserve: 700, ..defaults() };
         let m = err_msg(plan(input(10_000, 4096, 3000), p));
         assert!(m.contains("prompt_len 398 exceeds local_len 396"), "{m}");
 
         // Generation filling the whole window leaves nothing for the local context.
-        let m = err_msg(plan(input(10_000, 4096, 4096), PlanParams::default()));
+        let m = err_msg(plan(input(10_000, 4096, 4096), defaults()));
         assert!(m.contains("max_new_tokens 4096"), "{m}");
         assert!(m.contains("4096"), "{m}");
         // An explicit prompt that leaves no room for a chunk.
-        let p = PlanParams { prompt_len: Some(1500), ..PlanParams::default() };
+        let p = PlanParams { prompt_len: Some(1500), ..defaults() };
         let m = err_msg(plan(input(10_000, 4096, 2595), p));
         assert!(m.contains("prompt_len 1500 + 1 BOS + max_new_tokens 2595"), "{m}");
-    }
-
-    #[test]
-    fn attend_helpers() {
-        assert_eq!(attend_cells(2, 1000, 500, 100), Some(2600));
-        assert!(attend_fits(2, 1000, 500, 100, 2600));
-        assert!(!attend_fits(2, 1000, 500, 100, 2599));
-        assert_eq!(attend_cells(usize::MAX, 2, 0, 0), None);
-        assert!(!attend_fits(usize::MAX, 2, 0, 0, usize::MAX));
-
-        let c = chunked(plan(input(10_000, 4096, 100), PlanParams::default()));
-        // local 2048 + 100 new: room for one 2048-token chunk in 4196..6243, two from 6244.
-        assert_eq!(c.max_attended_chunks(2147), 0);
-        assert_eq!(c.max_attended_chunks(4196), 1);
-        assert_eq!(c.max_attended_chunks(6244), 2);
-        assert_eq!(c.max_attended_chunks(usize::MAX), c.chunks.len());
     }
 
     fn arb_params() -> impl Strategy<Value = PlanParams> {
@@ -601,7 +539,7 @@ mod tests {
         fn chunked_plans_hold_their_invariants(inp in arb_input(), params in arb_params()) {
             let Ok(p) = plan(inp, params) else { return Ok(()) };
             let fits = inp.n_tokens + inp.n_new_tokens <= inp.window;
-            prop_assert_eq!(p.is_direct(), fits);
+            prop_assert_eq!(p == Plan::Direct, fits);
             let Plan::Chunked(c) = p else { return Ok(()) };
             let l = c.lengths;
 
@@ -633,8 +571,8 @@ mod tests {
                 c.chunks[k - 1].len() > l.chunk_len));
 
             // Limits: both kinds of sequence fit the window; explicit values are kept.
-            prop_assert!(c.chunk_seq_cells() <= inp.window);
-            prop_assert!(c.local_seq_positions() <= inp.window);
+            prop_assert!(chunk_seq_cells(&c) <= inp.window);
+            prop_assert!(local_seq_positions(&c) <= inp.window);
             prop_assert!(l.prompt_len <= l.local_len);
             if let Some(v) = params.local_len { prop_assert_eq!(l.local_len, v); }
             if let Some(v) = params.chunk_len { prop_assert_eq!(l.chunk_len, v); }
@@ -664,7 +602,7 @@ mod tests {
             // Whenever generation leaves room for a chunk token, a prompt token and the BOS
             // (w - g >= 3), the defaults find a plan.
             let g = ((w - 3) as f64 * g_frac) as usize;
-            let p = plan(input(n, w, g), PlanParams::default());
+            let p = plan(input(n, w, g), defaults());
             prop_assert!(p.is_ok(), "{:?}", p);
         }
 
@@ -690,7 +628,7 @@ mod tests {
                 chunk_len: chunk,
                 prompt_len: prompt,
                 local_reserve: reserve,
-                ..PlanParams::default()
+                ..defaults()
             };
             // A chunk longer than the window is an error even for a short input.
             let fits = inp.n_tokens + g <= w && chunk.is_none_or(|c| c <= w);

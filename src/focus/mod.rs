@@ -27,6 +27,7 @@ mod input;
 mod math;
 mod memory;
 mod scan;
+mod sizing;
 mod store;
 
 use std::sync::Arc;
@@ -42,7 +43,7 @@ use scan::{ChunkMemory, Transient};
 pub use docfile::{FORMAT_VERSION as DOCUMENT_FORMAT_VERSION, MAGIC as DOCUMENT_MAGIC};
 pub use document::{Document, DocumentInfo, DocumentParams};
 pub use input::FocusInput;
-pub use memory::{estimate_memory_bytes, kv_bytes_per_cell};
+pub use memory::estimate_memory_bytes;
 pub use store::StoreCounts;
 
 /// What the engine did for one `ask`, besides the generated text.

@@ -17,11 +17,14 @@ mod model;
 mod sampler;
 pub mod state_layout;
 
-pub use backend::{LogLevel, LogSink, set_log_sink, system_info};
-pub use batch::Batch;
+pub(crate) use batch::Batch;
+pub(crate) use context::kv_row_bytes;
 pub use context::{CancelHandle, Context};
+#[cfg(feature = "hf-tokenizer")]
+pub(crate) use gguf_meta::{MetaValue, read_entries as read_gguf_entries};
+pub use log_bridge::{LogLevel, LogSink, set_log_sink};
 pub use model::{ChatMessage, Model};
-pub use sampler::Sampler;
+pub(crate) use sampler::Sampler;
 
 /// A token id of the model's vocabulary.
 pub type Token = i32;

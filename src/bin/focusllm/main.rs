@@ -36,6 +36,7 @@ mod bench;
 mod docbench;
 mod progress;
 mod ruler;
+mod tasks;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -168,7 +169,7 @@ struct GenerateArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.verbose {
-        focusllm::llama::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
+        focusllm::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
             errln!("[llama.cpp {level:?}] {line}");
         })));
     }
