@@ -251,8 +251,8 @@ pub(crate) fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextPara
 }
 
 /// `threads`, cut to the cores this process may use: llama.cpp's threads wait for each
-/// other at every step, so more threads than cores make it many times slower (4 tokens
-/// took over 60 s with -t 8 on 2 cores, 0.5 s with -t 2). Warns once when it cuts.
+/// other at every step, so more threads than cores make it many times slower. Warns once
+/// when it cuts.
 fn usable_threads(threads: u32) -> u32 {
     let cores = focusllm::params::default_threads();
     if threads <= cores {
