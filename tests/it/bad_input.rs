@@ -433,8 +433,10 @@ fn c_entry_points() {
     // SAFETY: a static NUL-terminated string.
     assert!(unsafe { CStr::from_ptr(focusllm_version_string()) }.to_str().unwrap().starts_with("focusllm "));
     m.count("focusllm_version_string"); // no input
+    let only_sink = common::LOG_SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     // SAFETY: NULL restores the default sink; user data is then ignored.
     assert_eq!(unsafe { focusllm_set_log_callback(None, sentinel()) }, S::Ok);
+    drop(only_sink);
     m.count("focusllm_set_log_callback"); // every input is valid
 
     // --- default params

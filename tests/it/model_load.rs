@@ -102,6 +102,7 @@ fn log_lines_reach_the_sink() {
     use std::sync::{Arc, Mutex};
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink_lines = lines.clone();
+    let _only_sink = common::LOG_SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     focusllm::set_log_sink(Some(Arc::new(move |level, line: &str| {
         sink_lines.lock().unwrap().push((level, line.to_string()));
     })));
