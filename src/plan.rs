@@ -1,5 +1,5 @@
-//! The chunk planner: from a token count, the model's window and the chunking parameters, decide
-//! which tokens are the local context, how the memory before it is cut into chunks, which tail of
+//! The chunk planner: from a token count, the model's window and the chunking lengths the engine
+//! chose, decide which tokens are the local context, how the memory before it is cut into chunks, which tail of
 //! the local context is appended to every chunk (the dynamic prompt), and in which waves the
 //! chunks run.
 //!
@@ -12,14 +12,13 @@
 //!            0                          local.start                n_tokens
 //!                                                    [ prompt = tail ]
 //! chunk sequence i:  [ chunk i ] [BOS] [ prompt ] [ generated tokens ... ]
-//! local sequence:    [ strategy's reserve ] [ local context ] [ generated tokens ... ]
+//! local sequence:    [ local context ] [ generated tokens ... ]
 //! ```
 //!
 //! Every chunk sequence restarts at position 0, so each must fit the model's window on its own:
 //! `chunk + 1 (BOS) + prompt + new tokens <= window`. The local sequence must fit too:
-//! `local_reserve + local + new tokens <= window`, where `local_reserve` is whatever the
-//! integration strategy puts in front of the local context (candidate cells, a BOS, ...). Which
-//! strategy runs is not the planner's business.
+//! `local + new tokens <= window`. Which strategy runs, and how it chose the lengths, is not the
+//! planner's business.
 
 use std::ops::Range;
 
@@ -54,25 +53,23 @@ pub struct PlanInput {
     pub n_new_tokens: usize,
 }
 
-/// How to chunk. `None` means "the paper's value, scaled to the window" (see [`plan`]).
+/// How to chunk: every length is given (the engine derives them from the window and the
+/// strategy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanParams {
     /// Tokens at the end of the input kept as the local context.
-    pub local_len: Option<usize>,
+    pub local_len: usize,
     /// Stride of the memory chunks (the last chunk may be shorter, or up to a quarter longer when
     /// a short tail is merged into it).
-    pub chunk_len: Option<usize>,
+    pub chunk_len: usize,
     /// Tokens at the end of the local context appended (after a BOS) to every chunk.
-    pub prompt_len: Option<usize>,
-    /// Positions the integration strategy needs in the local sequence besides the local context
-    /// and the generated tokens (for instance one per candidate cell, or a BOS). Default 0.
-    pub local_reserve: usize,
+    pub prompt_len: usize,
     /// Most chunk sequences decoded together, 1..=[`MAX_SEQS`]; leave room for the sequences the
     /// engine reserves for itself.
     pub max_seqs_per_wave: usize,
     /// Sequences the engine keeps in the same context besides a wave's chunks (the kept
     /// chunks, the local and context-free rows of logit fusion, ...): a wave plus these must
-    /// fit llama.cpp's [`MAX_SEQS`]. Default 0.
+    /// fit llama.cpp's [`MAX_SEQS`].
     pub reserved_seqs: usize,
 }
 
@@ -85,7 +82,7 @@ pub enum Plan {
     Chunked(ChunkPlan),
 }
 
-/// The resolved lengths of a chunked plan (defaults filled in, all checked against the window).
+/// The lengths of a chunked plan, checked against the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lengths {
     /// Local context length (`local.len()`).
@@ -94,8 +91,6 @@ pub struct Lengths {
     pub chunk_len: usize,
     /// Dynamic prompt length (`prompt.len()`), without the BOS.
     pub prompt_len: usize,
-    /// Positions reserved in the local sequence for the strategy (copied from the params).
-    pub local_reserve: usize,
     /// Generated tokens every sequence keeps room for (copied from the input).
     pub n_new_tokens: usize,
 }
@@ -105,7 +100,7 @@ pub struct Lengths {
 pub struct ChunkPlan {
     /// The model's window the plan was made for.
     pub window: usize,
-    /// The resolved lengths.
+    /// The checked lengths.
     pub lengths: Lengths,
     /// The local context: the last `local_len` tokens, `local.end == n_tokens`.
     pub local: Range<usize>,
@@ -133,20 +128,6 @@ impl ChunkPlan {
 /// `max_seqs_per_wave` outside 1..=256, an empty input, a zero window) are errors even then;
 /// combinations that only matter for chunking are checked only when chunking.
 ///
-/// **Defaults.** The paper runs Llama-2 (window 4096) with local 2048, chunk 2048 and a
-/// 512-token prompt (passkey, InfiniteBench). Scaled to a window `W`, with `G = n_new_tokens`:
-/// - `local_len = min(max(1, W / 2), W - local_reserve - G)`: half the window, as in the paper, shrunk
-///   only when the generated tokens would not fit behind it.
-/// - `chunk_len = min(W / 2, 4/5 * (W - 1 - G))`: half the window, shrunk when generation eats
-///   into it, always leaving a fifth of the room for the prompt. With an explicit `prompt_len`:
-///   `min(W / 2, W - 1 - prompt_len - G)`.
-/// - `prompt_len = min(512, max(1, chunk_len / 4), local_len, W - 1 - chunk_len - G)`: the
-///   paper's 512 at 4K windows and above; for smaller windows a quarter of the chunk, which keeps
-///   the duplicated prompt tokens at most 25% of the memory (as 512 / 2048 in the paper).
-///
-/// For W = 4096, G <= 1535: local 2048, chunk 2048, prompt 512 (the paper's values).
-/// For W = 8192: local 4096, chunk 4096, prompt 512.
-///
 /// **Chunks.** The memory `0..n_tokens - local_len` is cut every `chunk_len` tokens from the
 /// start (the reference code's layout), so chunk boundaries do not move when only the end of the
 /// input changes (useful for reusing a chunk's KV). The last chunk may be shorter; when it is
@@ -166,7 +147,7 @@ pub fn plan(input: PlanInput, params: PlanParams) -> Result<Plan> {
     if input.n_tokens.saturating_add(input.n_new_tokens) <= input.window {
         return Ok(Plan::Direct);
     }
-    let lengths = resolve_lengths(input, params)?;
+    let lengths = check_lengths(input, params)?;
     Ok(Plan::Chunked(layout(input, params, lengths)))
 }
 
@@ -181,26 +162,20 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
     for (name, value) in
         [("local_len", params.local_len), ("chunk_len", params.chunk_len), ("prompt_len", params.prompt_len)]
     {
-        if value == Some(0) {
+        if value == 0 {
             return Err(Error::invalid_param(format!("{name} is 0; it must be at least 1")));
         }
     }
     for (name, value) in [("local_len", params.local_len), ("chunk_len", params.chunk_len)] {
-        match value {
-            Some(v) if v > input.window => {
-                return Err(Error::invalid_param(format!("{name} {v} exceeds the model window {}", input.window)));
-            }
-            _ => {}
+        if value > input.window {
+            return Err(Error::invalid_param(format!("{name} {value} exceeds the model window {}", input.window)));
         }
     }
-    match (params.prompt_len, params.local_len) {
-        (Some(prompt), Some(local)) if prompt > local => {
-            return Err(Error::invalid_param(format!(
-                "prompt_len {prompt} exceeds local_len {local}: the prompt is the tail of the \
-                 local context"
-            )));
-        }
-        _ => {}
+    if params.prompt_len > params.local_len {
+        return Err(Error::invalid_param(format!(
+            "prompt_len {} exceeds local_len {}: the prompt is the tail of the local context",
+            params.prompt_len, params.local_len
+        )));
     }
     if params.max_seqs_per_wave == 0 || params.max_seqs_per_wave > MAX_SEQS {
         return Err(Error::invalid_param(format!(
@@ -221,63 +196,15 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
     Ok(())
 }
 
-/// Fills in the defaults and checks that both kinds of sequence fit the window.
-fn resolve_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
+/// Checks that both kinds of sequence fit the window with the generated tokens.
+fn check_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
     let w = input.window;
     let g = input.n_new_tokens;
-    let reserve = params.local_reserve;
-
-    // The local sequence: reserve + local + generated tokens.
-    let local_room = w.saturating_sub(reserve).saturating_sub(g);
-    let local_len = match params.local_len {
-        Some(local) => local,
-        None if local_room == 0 => {
-            return Err(Error::invalid_param(format!(
-                "local_reserve {reserve} + max_new_tokens {g} leaves no room for the local context \
-                 in the model window {w}"
-            )));
-        }
-        None => (w / 2).max(1).min(local_room),
-    };
-    let local_total = reserve.saturating_add(local_len).saturating_add(g);
+    let PlanParams { local_len, chunk_len, prompt_len, .. } = params;
+    let local_total = local_len.saturating_add(g);
     if local_total > w {
         return Err(Error::invalid_param(format!(
-            "local_reserve {reserve} + local_len {local_len} + max_new_tokens {g} = {local_total} \
-             exceeds the model window {w}"
-        )));
-    }
-
-    // A chunk sequence: chunk + BOS + prompt + generated tokens. `room` is what chunk + prompt
-    // may share.
-    let room = w.saturating_sub(PROMPT_BOS).saturating_sub(g);
-    let no_room = |what: &str| {
-        Error::invalid_param(format!(
-            "{what}1 BOS + max_new_tokens {g} leaves no room for a chunk and its prompt in the \
-             model window {w}"
-        ))
-    };
-    let default_prompt =
-        |chunk: usize| PAPER_PROMPT_LEN.min((chunk / 4).max(1)).min(local_len).min(room.saturating_sub(chunk));
-    let (chunk_len, prompt_len) = match (params.chunk_len, params.prompt_len) {
-        (Some(chunk), Some(prompt)) => (chunk, prompt),
-        (None, Some(prompt)) => match room.checked_sub(prompt) {
-            Some(left) if left > 0 => ((w / 2).min(left), prompt),
-            _ => return Err(no_room(&format!("prompt_len {prompt} + "))),
-        },
-        // No room left for a prompt: report the smallest one (1) against the window below.
-        (Some(chunk), None) => (chunk, default_prompt(chunk).max(1)),
-        (None, None) => {
-            let chunk = (w / 2).min(room / 5 * 4 + room % 5 * 4 / 5);
-            if chunk == 0 {
-                return Err(no_room(""));
-            }
-            (chunk, default_prompt(chunk).max(1))
-        }
-    };
-    if prompt_len > local_len {
-        return Err(Error::invalid_param(format!(
-            "prompt_len {prompt_len} exceeds local_len {local_len}: the prompt is the tail of the \
-             local context"
+            "local_len {local_len} + max_new_tokens {g} = {local_total} exceeds the model window {w}"
         )));
     }
     let chunk_total = chunk_len.saturating_add(PROMPT_BOS).saturating_add(prompt_len).saturating_add(g);
@@ -287,7 +214,7 @@ fn resolve_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
              {g} = {chunk_total} exceeds the model window {w}"
         )));
     }
-    Ok(Lengths { local_len, chunk_len, prompt_len, local_reserve: reserve, n_new_tokens: g })
+    Ok(Lengths { local_len, chunk_len, prompt_len, n_new_tokens: g })
 }
 
 /// Cuts the input according to checked lengths (`local_len < n_tokens` holds: the input does
@@ -340,32 +267,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Every length at its default, and waves as large as a context allows beside the local
-    /// sequence and logit fusion's context-free row.
-    fn defaults() -> PlanParams {
-        PlanParams {
-            local_len: None,
-            chunk_len: None,
-            prompt_len: None,
-            local_reserve: 0,
-            max_seqs_per_wave: MAX_SEQS - 2,
-            reserved_seqs: 0,
-        }
-    }
-
-    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt
-    /// and every generated token.
-    fn chunk_seq_cells(c: &ChunkPlan) -> usize {
-        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_len + c.lengths.n_new_tokens
-    }
-
-    /// Positions the local sequence needs: the reserve, the local context, every generated token.
-    fn local_seq_positions(c: &ChunkPlan) -> usize {
-        c.lengths.local_reserve + c.lengths.local_len + c.lengths.n_new_tokens
-    }
-
     fn input(n_tokens: usize, window: usize, n_new_tokens: usize) -> PlanInput {
         PlanInput { n_tokens, window, n_new_tokens }
+    }
+
+    /// Lengths as given, waves as large as a context allows beside the local sequence and
+    /// logit fusion's context-free row.
+    fn lengths(local_len: usize, chunk_len: usize, prompt_len: usize) -> PlanParams {
+        PlanParams { local_len, chunk_len, prompt_len, max_seqs_per_wave: MAX_SEQS - 2, reserved_seqs: 0 }
     }
 
     fn chunked(p: Result<Plan>) -> ChunkPlan {
@@ -382,10 +291,15 @@ mod tests {
         }
     }
 
+    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt
+    /// and every generated token.
+    fn chunk_seq_cells(c: &ChunkPlan) -> usize {
+        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_len + c.lengths.n_new_tokens
+    }
+
     #[test]
-    fn paper_defaults_at_4k() {
-        let c = chunked(plan(input(10_000, 4096, 100), defaults()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (2048, 2048, 512));
+    fn the_paper_layout_at_4k() {
+        let c = chunked(plan(input(10_000, 4096, 100), lengths(2048, 2048, 512)));
         assert_eq!(c.local, 7952..10_000);
         assert_eq!(c.prompt, 9488..10_000);
         // 7952 = 3 * 2048 + 1808: the tail is long enough to stay on its own.
@@ -394,31 +308,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_scale_with_the_window() {
-        let c = chunked(plan(input(100_000, 8192, 0), defaults()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (4096, 4096, 512));
-        let c = chunked(plan(input(5000, 2048, 0), defaults()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (1024, 1024, 256));
-    }
-
-    #[test]
-    fn long_generation_shrinks_the_defaults() {
-        // 4096 - 1 - 3500 = 595 for chunk + prompt: chunk 476, prompt 119.
-        let c = chunked(plan(input(20_000, 4096, 3500), defaults()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (596, 476, 119));
-        assert_eq!(chunk_seq_cells(&c), 4096);
-        assert_eq!(local_seq_positions(&c), 4096);
-    }
-
-    #[test]
     fn short_input_is_direct() {
-        assert_eq!(plan(input(4000, 4096, 96), defaults()).ok(), Some(Plan::Direct));
-        assert!(matches!(plan(input(4000, 4096, 97), defaults()), Ok(Plan::Chunked(_))));
+        assert_eq!(plan(input(4000, 4096, 96), lengths(512, 512, 128)).ok(), Some(Plan::Direct));
+        assert!(matches!(plan(input(4000, 4096, 97), lengths(512, 512, 128)), Ok(Plan::Chunked(_))));
     }
 
     #[test]
     fn short_tail_is_merged() {
-        let params = PlanParams { local_len: Some(1000), chunk_len: Some(1000), prompt_len: Some(200), ..defaults() };
+        let params = lengths(1000, 1000, 200);
         // Memory 3100: chunks of 1000 and a 100-token tail (< 250) merged into the third.
         let c = chunked(plan(input(4100, 4096, 10), params));
         assert_eq!(c.chunks, vec![0..1000, 1000..2000, 2000..3100]);
@@ -441,86 +338,50 @@ mod tests {
 
     #[test]
     fn errors_name_the_numbers() {
-        let p = PlanParams { chunk_len: Some(6000), prompt_len: Some(512), ..defaults() };
-        let m = err_msg(plan(input(100_000, 8192, 2000), p));
+        let m = err_msg(plan(input(100_000, 8192, 2000), lengths(1024, 6000, 512)));
         assert!(
             m.contains(
                 "chunk_len 6000 + 1 BOS + prompt_len 512 + max_new_tokens 2000 = 8513 exceeds the model window 8192"
             ),
             "{m}"
         );
-
-        let p = PlanParams { local_len: Some(5000), ..defaults() };
-        let m = err_msg(plan(input(100, 4096, 0), p));
+        let m = err_msg(plan(input(100, 4096, 0), lengths(5000, 512, 128)));
         assert!(m.contains("local_len 5000 exceeds the model window 4096"), "{m}");
-
-        let p = PlanParams { local_len: Some(300), prompt_len: Some(400), ..defaults() };
-        let m = err_msg(plan(input(100, 4096, 0), p));
+        let m = err_msg(plan(input(100, 4096, 0), lengths(300, 512, 400)));
         assert!(m.contains("prompt_len 400 exceeds local_len 300"), "{m}");
+        let m = err_msg(plan(input(10_000, 4096, 1100), lengths(3000, 512, 128)));
+        assert!(m.contains("local_len 3000 + max_new_tokens 1100 = 4100 exceeds the model window 4096"), "{m}");
 
-        let p = PlanParams { local_len: Some(3000), local_reserve: 200, ..defaults() };
-        let m = err_msg(plan(input(10_000, 4096, 1000), p));
-        assert!(
-            m.contains("local_reserve 200 + local_len 3000 + max_new_tokens 1000 = 4200 exceeds the model window 4096"),
-            "{m}"
-        );
-
-        for (name, p) in [
-            ("local_len", PlanParams { local_len: Some(0), ..defaults() }),
-            ("chunk_len", PlanParams { chunk_len: Some(0), ..defaults() }),
-            ("prompt_len", PlanParams { prompt_len: Some(0), ..defaults() }),
-        ] {
+        for (name, p) in
+            [("local_len", lengths(0, 1, 1)), ("chunk_len", lengths(1, 0, 1)), ("prompt_len", lengths(1, 1, 0))]
+        {
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("{name} is 0")), "{m}");
         }
         for seqs in [0, 257] {
-            let p = PlanParams { max_seqs_per_wave: seqs, ..defaults() };
+            let p = PlanParams { max_seqs_per_wave: seqs, ..lengths(512, 512, 128) };
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("max_seqs_per_wave {seqs} is outside 1..=256")), "{m}");
         }
         // A wave and the sequences the strategy keeps beside it share one context.
-        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..defaults() };
+        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..lengths(512, 512, 128) };
         let m = err_msg(plan(input(100, 4096, 0), p));
         assert!(m.contains("wave_size (max_seqs_per_wave) 254 + 4") && m.contains("wave_size <= 252"), "{m}");
-        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..defaults() };
+        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..lengths(512, 512, 128) };
         assert!(plan(input(100, 4096, 0), p).is_ok());
-        let m = err_msg(plan(input(0, 4096, 0), defaults()));
+        let m = err_msg(plan(input(0, 4096, 0), lengths(512, 512, 128)));
         assert!(m.contains("0 tokens"), "{m}");
-        let m = err_msg(plan(input(10, 0, 0), defaults()));
+        let m = err_msg(plan(input(10, 0, 0), lengths(512, 512, 128)));
         assert!(m.contains("window is 0"), "{m}");
-
-        // An explicit prompt longer than the default local context (shrunk by the reserve and
-        // the generation budget: min(2048, 4096 - 700 - 3000) = 396).
-        let p = PlanParams { prompt_len: Some(398), local_reserve: 700, ..defaults() };
-        let m = err_msg(plan(input(10_000, 4096, 3000), p));
-        assert!(m.contains("prompt_len 398 exceeds local_len 396"), "{m}");
-
-        // Generation filling the whole window leaves nothing for the local context.
-        let m = err_msg(plan(input(10_000, 4096, 4096), defaults()));
-        assert!(m.contains("max_new_tokens 4096"), "{m}");
-        assert!(m.contains("4096"), "{m}");
-        // An explicit prompt that leaves no room for a chunk.
-        let p = PlanParams { prompt_len: Some(1500), ..defaults() };
-        let m = err_msg(plan(input(10_000, 4096, 2595), p));
-        assert!(m.contains("prompt_len 1500 + 1 BOS + max_new_tokens 2595"), "{m}");
     }
 
     fn arb_params() -> impl Strategy<Value = PlanParams> {
-        (
-            prop::option::of(1usize..5000),
-            prop::option::of(1usize..5000),
-            prop::option::of(1usize..1000),
-            0usize..300,
-            1usize..=MAX_SEQS,
-        )
-            .prop_map(|(local_len, chunk_len, prompt_len, local_reserve, max_seqs_per_wave)| PlanParams {
-                local_len,
-                chunk_len,
-                prompt_len,
-                local_reserve,
+        (1usize..5000, 1usize..5000, 1usize..1000, 1usize..=MAX_SEQS).prop_map(
+            |(local_len, chunk_len, prompt_len, max_seqs_per_wave)| PlanParams {
                 max_seqs_per_wave,
-                reserved_seqs: 0,
-            })
+                ..lengths(local_len, chunk_len, prompt_len)
+            },
+        )
     }
 
     fn arb_input() -> impl Strategy<Value = PlanInput> {
@@ -570,13 +431,10 @@ mod tests {
             prop_assert_eq!(k, c.local.start.div_ceil(l.chunk_len) - usize::from(
                 c.chunks[k - 1].len() > l.chunk_len));
 
-            // Limits: both kinds of sequence fit the window; explicit values are kept.
+            // Limits: both kinds of sequence fit the window; the given lengths are kept.
             prop_assert!(chunk_seq_cells(&c) <= inp.window);
-            prop_assert!(local_seq_positions(&c) <= inp.window);
-            prop_assert!(l.prompt_len <= l.local_len);
-            if let Some(v) = params.local_len { prop_assert_eq!(l.local_len, v); }
-            if let Some(v) = params.chunk_len { prop_assert_eq!(l.chunk_len, v); }
-            if let Some(v) = params.prompt_len { prop_assert_eq!(l.prompt_len, v); }
+            prop_assert!(l.local_len + l.n_new_tokens <= inp.window);
+            prop_assert_eq!((l.local_len, l.chunk_len, l.prompt_len), (params.local_len, params.chunk_len, params.prompt_len));
 
             // Waves: consecutive, cover all chunks once, bounded and balanced.
             let mut next = 0;
@@ -591,53 +449,6 @@ mod tests {
             prop_assert_eq!(next, k);
             prop_assert!(hi - lo <= 1);
             prop_assert_eq!(c.waves.len(), k.div_ceil(params.max_seqs_per_wave));
-        }
-
-        #[test]
-        fn defaults_always_plan_when_room_exists(
-            n in 1usize..2_000_000,
-            w in 8usize..200_000,
-            g_frac in 0.0f64..1.0,
-        ) {
-            // Whenever generation leaves room for a chunk token, a prompt token and the BOS
-            // (w - g >= 3), the defaults find a plan.
-            let g = ((w - 3) as f64 * g_frac) as usize;
-            let p = plan(input(n, w, g), defaults());
-            prop_assert!(p.is_ok(), "{:?}", p);
-        }
-
-        #[test]
-        fn defaults_complete_explicit_values(
-            inp in arb_input(),
-            chunk in prop::option::of(1usize..5000),
-            prompt in prop::option::of(1usize..1000),
-            reserve in 0usize..300,
-        ) {
-            // With one of chunk_len / prompt_len given and the rest default, a plan exists
-            // whenever the given value leaves room for the other (at least 1 token) and the
-            // default local context can hold the prompt.
-            prop_assume!(chunk.is_none() || prompt.is_none());
-            let (w, g) = (inp.window, inp.n_new_tokens);
-            let local_room = w.saturating_sub(reserve).saturating_sub(g);
-            let default_local = (w / 2).max(1).min(local_room);
-            let given = chunk.or(prompt).unwrap_or(1);
-            let feasible = local_room >= 1
-                && given + PROMPT_BOS + 1 + g <= w
-                && prompt.is_none_or(|p| p <= default_local);
-            let params = PlanParams {
-                chunk_len: chunk,
-                prompt_len: prompt,
-                local_reserve: reserve,
-                ..defaults()
-            };
-            // A chunk longer than the window is an error even for a short input.
-            let fits = inp.n_tokens + g <= w && chunk.is_none_or(|c| c <= w);
-            let p = plan(inp, params);
-            if fits || feasible {
-                prop_assert!(p.is_ok(), "{:?}", p);
-            } else {
-                prop_assert!(p.is_err(), "{:?}", p);
-            }
         }
 
         #[test]

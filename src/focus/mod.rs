@@ -180,10 +180,9 @@ impl Session {
         plan::plan(
             PlanInput { n_tokens: input.body.len(), window, n_new_tokens: max_tokens as usize },
             PlanParams {
-                local_len: Some(question_len),
-                chunk_len: Some(lengths.chunk_len),
-                prompt_len: Some(lengths.prompt_cap.min(question_len)),
-                local_reserve: 0,
+                local_len: question_len,
+                chunk_len: lengths.chunk_len,
+                prompt_len: lengths.prompt_cap.min(question_len),
                 max_seqs_per_wave: self.params.focus.wave_size as usize,
                 reserved_seqs: reserved_seqs(&self.params.focus),
             },
