@@ -4,7 +4,7 @@
 //! install name `@rpath/libfocusllm.<ABI>.dylib`; see [`name_shared_library`]).
 //!
 //! A generation failure (say, a half-edited file in `src/capi/`) does not fail the build: it
-//! leaves the header as it was and prints a cargo warning; `tests/header.rs`, which includes
+//! leaves the header as it was and prints a cargo warning; `tests/it/header.rs`, which includes
 //! this file to run the very same generation, then fails until the header is current.
 
 use std::path::{Path, PathBuf};

@@ -6,21 +6,41 @@
 //! parallel as separate sequences of one llama.cpp batch, and what they contribute is
 //! integrated into the local context to produce the answer.
 //!
-//! Layers: [`llama`] (the only module touching llama.cpp), [`mod@generate`] (plain generation),
-//! [`stream`] (UTF-8-safe streaming), [`params`] (every parameter and its default).
+//! Layers: `llama` (the only module touching llama.cpp), [`generate()`] (plain generation),
+//! [`Session`] (FocusLLM over long inputs), [`Document`] (a long input processed once), [`params`]
+//! (every parameter and its default), and the C ABI (`include/focusllm.h`).
+//!
+//! ```no_run
+//! use focusllm::{GenerateParams, Model, ModelParams, Observer, Session, SessionParams};
+//!
+//! fn main() -> focusllm::Result<()> {
+//!     let model = Model::load("models/SmolLM2-135M-Instruct.Q4_1.gguf".as_ref(), &ModelParams::default())?;
+//!     let mut session = Session::new(model, SessionParams::default())?;
+//!     let book = std::fs::read_to_string("book.txt").expect("a text file");
+//!     let mut print = |text: &str, _tokens: &[focusllm::Token]| {
+//!         print!("{text}");
+//!         true // keep going
+//!     };
+//!     let observer = Observer { on_piece: &mut print, on_progress: &mut |_| true };
+//!     let answer = session.ask(&book, "Who is the narrator?", &GenerateParams::default(), observer)?;
+//!     println!("\n[{} chunks, {} tokens generated]", answer.stats.chunks, answer.generation.tokens.len());
+//!     Ok(())
+//! }
+//! ```
 #![deny(unsafe_code)]
 
+// The C ABI's Rust side. Its functions are exported by symbol (`include/focusllm.h`); the
+// module is public only so that the Rust tests can drive the C ABI without redeclaring it.
+#[doc(hidden)]
 pub mod capi;
 mod chat;
-pub mod error;
-pub mod focus;
-pub mod generate;
-pub mod gguf;
-pub mod llama;
+mod error;
+mod focus;
+mod generate;
+mod llama;
 pub mod params;
-pub mod plan;
-pub mod stream;
-pub mod tasks;
+mod plan;
+mod stream;
 #[cfg(feature = "hf-tokenizer")]
 pub mod tokenizer;
 
@@ -31,9 +51,16 @@ pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
 pub use error::{Error, Result};
 pub use focus::{
     Answer, AskStats, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, Session,
+    StoreCounts,
 };
 pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
-pub use llama::{CancelHandle, ChatMessage, Context, Model};
+pub use llama::{CancelHandle, ChatMessage, Context, LogLevel, LogSink, Model, Token, set_log_sink};
 pub use params::{
     ContextParams, FlashAttention, FocusParams, GenerateParams, ModelParams, SamplerParams, SessionParams, Strategy,
 };
+pub use stream::Utf8Assembler;
+
+// The processed input's token layout, public only for the tests that check a document never
+// becomes chat-template control tokens (tests/it/chat_injection.rs).
+#[doc(hidden)]
+pub use focus::FocusInput;

@@ -218,7 +218,7 @@ impl GenerateParams {
     }
 }
 
-/// How what the chunks hold reaches the answer (see `METHOD.md` in the design notes).
+/// How what the chunks hold reaches the answer (README.md, "How the engine works").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// Score every chunk by how expected the question and the start of its answer are after

@@ -1,34 +1,32 @@
-//! The chunk planner: from a token count, the model's window and the chunking parameters, decide
-//! which tokens are the local context, how the memory before it is cut into chunks, which tail of
+//! The chunk planner: from a token count, the model's window and the chunking lengths the engine
+//! chose, decide which tokens are the local context, how the memory before it is cut into chunks, which tail of
 //! the local context is appended to every chunk (the dynamic prompt), and in which waves the
 //! chunks run.
 //!
 //! Pure arithmetic on token indices: no llama.cpp types, no I/O, so everything here is tested
-//! without a model. The layout follows the reference code of FocusLLM (Li et al. 2024, see
-//! `METHOD.md` §1):
+//! without a model. The layout follows the reference code of FocusLLM (Li et al. 2024, "FocusLLM:
+//! Scaling LLM's Context by Parallel Decoding", and its released code):
 //!
 //! ```text
 //! tokens:  [ chunk 0 | chunk 1 | ... | chunk k-1 ][ local context ........ ]
 //!            0                          local.start                n_tokens
 //!                                                    [ prompt = tail ]
 //! chunk sequence i:  [ chunk i ] [BOS] [ prompt ] [ generated tokens ... ]
-//! local sequence:    [ strategy's reserve ] [ local context ] [ generated tokens ... ]
+//! local sequence:    [ local context ] [ generated tokens ... ]
 //! ```
 //!
 //! Every chunk sequence restarts at position 0, so each must fit the model's window on its own:
 //! `chunk + 1 (BOS) + prompt + new tokens <= window`. The local sequence must fit too:
-//! `local_reserve + local + new tokens <= window`, where `local_reserve` is whatever the
-//! integration strategy puts in front of the local context (candidate cells, a BOS, ...). Which
-//! strategy runs is not the planner's business; [`attend_cells`] and
-//! [`ChunkPlan::max_attended_chunks`] help a strategy that lets the local sequence attend to
-//! whole chunks (focus-then-attend) size its context.
+//! `local + new tokens <= window`. Which strategy runs, and how it chose the lengths, is not the
+//! planner's business.
 
 use std::ops::Range;
 
 use crate::error::{Error, Result};
+use crate::llama::MAX_SEQUENCES;
 
-/// Most sequences one llama.cpp context can hold (`LLAMA_MAX_SEQ`).
-pub const MAX_SEQS: usize = 256;
+/// Most sequences one llama.cpp context can hold.
+const MAX_SEQS: usize = MAX_SEQUENCES as usize;
 
 /// Positions reserved in every chunk sequence for the BOS that precedes the dynamic prompt (the
 /// reference code prepends it). Reserved even when an engine leaves the BOS out, so that choice
@@ -37,10 +35,6 @@ pub const PROMPT_BOS: usize = 1;
 
 /// The paper's dynamic-prompt length at inference ("a default length of 512 tokens").
 pub const PAPER_PROMPT_LEN: usize = 512;
-
-/// Default [`PlanParams::max_seqs_per_wave`]: [`MAX_SEQS`] minus two sequences an engine keeps
-/// for itself (the local sequence and a context-free row for logit fusion).
-pub const DEFAULT_SEQS_PER_WAVE: usize = MAX_SEQS - 2;
 
 /// A last chunk shorter than `chunk_len / MERGE_TAIL_DIVISOR` is merged into the previous chunk
 /// (when the merged chunk still fits the window). See [`plan`].
@@ -59,39 +53,24 @@ pub struct PlanInput {
     pub n_new_tokens: usize,
 }
 
-/// How to chunk. `None` means "the paper's value, scaled to the window" (see [`plan`]).
+/// How to chunk: every length is given (the engine derives them from the window and the
+/// strategy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanParams {
     /// Tokens at the end of the input kept as the local context.
-    pub local_len: Option<usize>,
+    pub local_len: usize,
     /// Stride of the memory chunks (the last chunk may be shorter, or up to a quarter longer when
     /// a short tail is merged into it).
-    pub chunk_len: Option<usize>,
+    pub chunk_len: usize,
     /// Tokens at the end of the local context appended (after a BOS) to every chunk.
-    pub prompt_len: Option<usize>,
-    /// Positions the integration strategy needs in the local sequence besides the local context
-    /// and the generated tokens (for instance one per candidate cell, or a BOS). Default 0.
-    pub local_reserve: usize,
+    pub prompt_len: usize,
     /// Most chunk sequences decoded together, 1..=[`MAX_SEQS`]; leave room for the sequences the
-    /// engine reserves for itself. Default [`DEFAULT_SEQS_PER_WAVE`].
+    /// engine reserves for itself.
     pub max_seqs_per_wave: usize,
     /// Sequences the engine keeps in the same context besides a wave's chunks (the kept
     /// chunks, the local and context-free rows of logit fusion, ...): a wave plus these must
-    /// fit llama.cpp's [`MAX_SEQS`]. Default 0.
+    /// fit llama.cpp's [`MAX_SEQS`].
     pub reserved_seqs: usize,
-}
-
-impl Default for PlanParams {
-    fn default() -> Self {
-        PlanParams {
-            local_len: None,
-            chunk_len: None,
-            prompt_len: None,
-            local_reserve: 0,
-            max_seqs_per_wave: DEFAULT_SEQS_PER_WAVE,
-            reserved_seqs: 0,
-        }
-    }
 }
 
 /// The outcome of [`plan`].
@@ -103,14 +82,7 @@ pub enum Plan {
     Chunked(ChunkPlan),
 }
 
-impl Plan {
-    /// True for [`Plan::Direct`].
-    pub fn is_direct(&self) -> bool {
-        matches!(self, Plan::Direct)
-    }
-}
-
-/// The resolved lengths of a chunked plan (defaults filled in, all checked against the window).
+/// The lengths of a chunked plan, checked against the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lengths {
     /// Local context length (`local.len()`).
@@ -119,8 +91,6 @@ pub struct Lengths {
     pub chunk_len: usize,
     /// Dynamic prompt length (`prompt.len()`), without the BOS.
     pub prompt_len: usize,
-    /// Positions reserved in the local sequence for the strategy (copied from the params).
-    pub local_reserve: usize,
     /// Generated tokens every sequence keeps room for (copied from the input).
     pub n_new_tokens: usize,
 }
@@ -130,7 +100,7 @@ pub struct Lengths {
 pub struct ChunkPlan {
     /// The model's window the plan was made for.
     pub window: usize,
-    /// The resolved lengths.
+    /// The checked lengths.
     pub lengths: Lengths,
     /// The local context: the last `local_len` tokens, `local.end == n_tokens`.
     pub local: Range<usize>,
@@ -148,50 +118,6 @@ impl ChunkPlan {
     pub fn longest_chunk(&self) -> usize {
         self.chunks.iter().map(|c| c.len()).max().unwrap_or(0)
     }
-
-    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt and
-    /// every generated token. Never exceeds `window`.
-    pub fn chunk_seq_cells(&self) -> usize {
-        self.longest_chunk()
-            .saturating_add(PROMPT_BOS)
-            .saturating_add(self.lengths.prompt_len)
-            .saturating_add(self.lengths.n_new_tokens)
-    }
-
-    /// Positions the local sequence needs: the strategy's reserve, the local context and every
-    /// generated token. Never exceeds `window`.
-    pub fn local_seq_positions(&self) -> usize {
-        self.lengths.local_reserve.saturating_add(self.lengths.local_len).saturating_add(self.lengths.n_new_tokens)
-    }
-
-    /// How many whole chunks (counted at the longest chunk's length) the local sequence can
-    /// attend to in a context of `n_ctx` cells, at most the number of chunks. See
-    /// [`attend_cells`].
-    pub fn max_attended_chunks(&self, n_ctx: usize) -> usize {
-        let longest = self.longest_chunk();
-        let fixed = self.local_seq_positions();
-        match n_ctx.checked_sub(fixed) {
-            Some(room) if longest > 0 => (room / longest).min(self.chunks.len()),
-            _ => 0,
-        }
-    }
-}
-
-/// Cells a local sequence needs when it attends to the whole KV of `m` chunks of `chunk_len`
-/// tokens, followed by `local_len` local tokens and `n_new_tokens` generated ones
-/// (`m * chunk_len + local_len + n_new_tokens`); `None` on overflow.
-///
-/// This counts KV cells, not positions: in focus-then-attend the selected chunks may share
-/// positions `0..chunk_len`, so the positions needed are only `chunk_len + local_len +
-/// n_new_tokens`, while the cells add up.
-pub fn attend_cells(m: usize, chunk_len: usize, local_len: usize, n_new_tokens: usize) -> Option<usize> {
-    m.checked_mul(chunk_len)?.checked_add(local_len)?.checked_add(n_new_tokens)
-}
-
-/// Whether `m` chunks of `chunk_len` tokens, `local_len` local tokens and `n_new_tokens`
-/// generated tokens fit a context of `n_ctx` cells (see [`attend_cells`]).
-pub fn attend_fits(m: usize, chunk_len: usize, local_len: usize, n_new_tokens: usize, n_ctx: usize) -> bool {
-    attend_cells(m, chunk_len, local_len, n_new_tokens).is_some_and(|cells| cells <= n_ctx)
 }
 
 /// Makes the plan.
@@ -201,20 +127,6 @@ pub fn attend_fits(m: usize, chunk_len: usize, local_len: usize, n_new_tokens: u
 /// that are wrong on their own (zero lengths, `local_len > window`, `prompt_len > local_len`,
 /// `max_seqs_per_wave` outside 1..=256, an empty input, a zero window) are errors even then;
 /// combinations that only matter for chunking are checked only when chunking.
-///
-/// **Defaults.** The paper runs Llama-2 (window 4096) with local 2048, chunk 2048 and a
-/// 512-token prompt (passkey, InfiniteBench). Scaled to a window `W`, with `G = n_new_tokens`:
-/// - `local_len = min(max(1, W / 2), W - local_reserve - G)`: half the window, as in the paper, shrunk
-///   only when the generated tokens would not fit behind it.
-/// - `chunk_len = min(W / 2, 4/5 * (W - 1 - G))`: half the window, shrunk when generation eats
-///   into it, always leaving a fifth of the room for the prompt. With an explicit `prompt_len`:
-///   `min(W / 2, W - 1 - prompt_len - G)`.
-/// - `prompt_len = min(512, max(1, chunk_len / 4), local_len, W - 1 - chunk_len - G)`: the
-///   paper's 512 at 4K windows and above; for smaller windows a quarter of the chunk, which keeps
-///   the duplicated prompt tokens at most 25% of the memory (as 512 / 2048 in the paper).
-///
-/// For W = 4096, G <= 1535: local 2048, chunk 2048, prompt 512 (the paper's values).
-/// For W = 8192: local 4096, chunk 4096, prompt 512.
 ///
 /// **Chunks.** The memory `0..n_tokens - local_len` is cut every `chunk_len` tokens from the
 /// start (the reference code's layout), so chunk boundaries do not move when only the end of the
@@ -235,7 +147,7 @@ pub fn plan(input: PlanInput, params: PlanParams) -> Result<Plan> {
     if input.n_tokens.saturating_add(input.n_new_tokens) <= input.window {
         return Ok(Plan::Direct);
     }
-    let lengths = resolve_lengths(input, params)?;
+    let lengths = check_lengths(input, params)?;
     Ok(Plan::Chunked(layout(input, params, lengths)))
 }
 
@@ -250,26 +162,20 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
     for (name, value) in
         [("local_len", params.local_len), ("chunk_len", params.chunk_len), ("prompt_len", params.prompt_len)]
     {
-        if value == Some(0) {
+        if value == 0 {
             return Err(Error::invalid_param(format!("{name} is 0; it must be at least 1")));
         }
     }
     for (name, value) in [("local_len", params.local_len), ("chunk_len", params.chunk_len)] {
-        match value {
-            Some(v) if v > input.window => {
-                return Err(Error::invalid_param(format!("{name} {v} exceeds the model window {}", input.window)));
-            }
-            _ => {}
+        if value > input.window {
+            return Err(Error::invalid_param(format!("{name} {value} exceeds the model window {}", input.window)));
         }
     }
-    match (params.prompt_len, params.local_len) {
-        (Some(prompt), Some(local)) if prompt > local => {
-            return Err(Error::invalid_param(format!(
-                "prompt_len {prompt} exceeds local_len {local}: the prompt is the tail of the \
-                 local context"
-            )));
-        }
-        _ => {}
+    if params.prompt_len > params.local_len {
+        return Err(Error::invalid_param(format!(
+            "prompt_len {} exceeds local_len {}: the prompt is the tail of the local context",
+            params.prompt_len, params.local_len
+        )));
     }
     if params.max_seqs_per_wave == 0 || params.max_seqs_per_wave > MAX_SEQS {
         return Err(Error::invalid_param(format!(
@@ -290,63 +196,15 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
     Ok(())
 }
 
-/// Fills in the defaults and checks that both kinds of sequence fit the window.
-fn resolve_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
+/// Checks that both kinds of sequence fit the window with the generated tokens.
+fn check_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
     let w = input.window;
     let g = input.n_new_tokens;
-    let reserve = params.local_reserve;
-
-    // The local sequence: reserve + local + generated tokens.
-    let local_room = w.saturating_sub(reserve).saturating_sub(g);
-    let local_len = match params.local_len {
-        Some(local) => local,
-        None if local_room == 0 => {
-            return Err(Error::invalid_param(format!(
-                "local_reserve {reserve} + max_new_tokens {g} leaves no room for the local context \
-                 in the model window {w}"
-            )));
-        }
-        None => (w / 2).max(1).min(local_room),
-    };
-    let local_total = reserve.saturating_add(local_len).saturating_add(g);
+    let PlanParams { local_len, chunk_len, prompt_len, .. } = params;
+    let local_total = local_len.saturating_add(g);
     if local_total > w {
         return Err(Error::invalid_param(format!(
-            "local_reserve {reserve} + local_len {local_len} + max_new_tokens {g} = {local_total} \
-             exceeds the model window {w}"
-        )));
-    }
-
-    // A chunk sequence: chunk + BOS + prompt + generated tokens. `room` is what chunk + prompt
-    // may share.
-    let room = w.saturating_sub(PROMPT_BOS).saturating_sub(g);
-    let no_room = |what: &str| {
-        Error::invalid_param(format!(
-            "{what}1 BOS + max_new_tokens {g} leaves no room for a chunk and its prompt in the \
-             model window {w}"
-        ))
-    };
-    let default_prompt =
-        |chunk: usize| PAPER_PROMPT_LEN.min((chunk / 4).max(1)).min(local_len).min(room.saturating_sub(chunk));
-    let (chunk_len, prompt_len) = match (params.chunk_len, params.prompt_len) {
-        (Some(chunk), Some(prompt)) => (chunk, prompt),
-        (None, Some(prompt)) => match room.checked_sub(prompt) {
-            Some(left) if left > 0 => ((w / 2).min(left), prompt),
-            _ => return Err(no_room(&format!("prompt_len {prompt} + "))),
-        },
-        // No room left for a prompt: report the smallest one (1) against the window below.
-        (Some(chunk), None) => (chunk, default_prompt(chunk).max(1)),
-        (None, None) => {
-            let chunk = (w / 2).min(room / 5 * 4 + room % 5 * 4 / 5);
-            if chunk == 0 {
-                return Err(no_room(""));
-            }
-            (chunk, default_prompt(chunk).max(1))
-        }
-    };
-    if prompt_len > local_len {
-        return Err(Error::invalid_param(format!(
-            "prompt_len {prompt_len} exceeds local_len {local_len}: the prompt is the tail of the \
-             local context"
+            "local_len {local_len} + max_new_tokens {g} = {local_total} exceeds the model window {w}"
         )));
     }
     let chunk_total = chunk_len.saturating_add(PROMPT_BOS).saturating_add(prompt_len).saturating_add(g);
@@ -356,7 +214,7 @@ fn resolve_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
              {g} = {chunk_total} exceeds the model window {w}"
         )));
     }
-    Ok(Lengths { local_len, chunk_len, prompt_len, local_reserve: reserve, n_new_tokens: g })
+    Ok(Lengths { local_len, chunk_len, prompt_len, n_new_tokens: g })
 }
 
 /// Cuts the input according to checked lengths (`local_len < n_tokens` holds: the input does
@@ -413,6 +271,12 @@ mod tests {
         PlanInput { n_tokens, window, n_new_tokens }
     }
 
+    /// Lengths as given, waves as large as a context allows beside the local sequence and
+    /// logit fusion's context-free row.
+    fn lengths(local_len: usize, chunk_len: usize, prompt_len: usize) -> PlanParams {
+        PlanParams { local_len, chunk_len, prompt_len, max_seqs_per_wave: MAX_SEQS - 2, reserved_seqs: 0 }
+    }
+
     fn chunked(p: Result<Plan>) -> ChunkPlan {
         match p {
             Ok(Plan::Chunked(c)) => c,
@@ -427,10 +291,15 @@ mod tests {
         }
     }
 
+    /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt
+    /// and every generated token.
+    fn chunk_seq_cells(c: &ChunkPlan) -> usize {
+        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_len + c.lengths.n_new_tokens
+    }
+
     #[test]
-    fn paper_defaults_at_4k() {
-        let c = chunked(plan(input(10_000, 4096, 100), PlanParams::default()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (2048, 2048, 512));
+    fn the_paper_layout_at_4k() {
+        let c = chunked(plan(input(10_000, 4096, 100), lengths(2048, 2048, 512)));
         assert_eq!(c.local, 7952..10_000);
         assert_eq!(c.prompt, 9488..10_000);
         // 7952 = 3 * 2048 + 1808: the tail is long enough to stay on its own.
@@ -439,32 +308,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_scale_with_the_window() {
-        let c = chunked(plan(input(100_000, 8192, 0), PlanParams::default()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (4096, 4096, 512));
-        let c = chunked(plan(input(5000, 2048, 0), PlanParams::default()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (1024, 1024, 256));
-    }
-
-    #[test]
-    fn long_generation_shrinks_the_defaults() {
-        // 4096 - 1 - 3500 = 595 for chunk + prompt: chunk 476, prompt 119.
-        let c = chunked(plan(input(20_000, 4096, 3500), PlanParams::default()));
-        assert_eq!((c.lengths.local_len, c.lengths.chunk_len, c.lengths.prompt_len), (596, 476, 119));
-        assert_eq!(c.chunk_seq_cells(), 4096);
-        assert_eq!(c.local_seq_positions(), 4096);
-    }
-
-    #[test]
     fn short_input_is_direct() {
-        assert_eq!(plan(input(4000, 4096, 96), PlanParams::default()).ok(), Some(Plan::Direct));
-        assert!(matches!(plan(input(4000, 4096, 97), PlanParams::default()), Ok(Plan::Chunked(_))));
+        assert_eq!(plan(input(4000, 4096, 96), lengths(512, 512, 128)).ok(), Some(Plan::Direct));
+        assert!(matches!(plan(input(4000, 4096, 97), lengths(512, 512, 128)), Ok(Plan::Chunked(_))));
     }
 
     #[test]
     fn short_tail_is_merged() {
-        let params =
-            PlanParams { local_len: Some(1000), chunk_len: Some(1000), prompt_len: Some(200), ..PlanParams::default() };
+        let params = lengths(1000, 1000, 200);
         // Memory 3100: chunks of 1000 and a 100-token tail (< 250) merged into the third.
         let c = chunked(plan(input(4100, 4096, 10), params));
         assert_eq!(c.chunks, vec![0..1000, 1000..2000, 2000..3100]);
@@ -487,102 +338,50 @@ mod tests {
 
     #[test]
     fn errors_name_the_numbers() {
-        let p = PlanParams { chunk_len: Some(6000), prompt_len: Some(512), ..PlanParams::default() };
-        let m = err_msg(plan(input(100_000, 8192, 2000), p));
+        let m = err_msg(plan(input(100_000, 8192, 2000), lengths(1024, 6000, 512)));
         assert!(
             m.contains(
                 "chunk_len 6000 + 1 BOS + prompt_len 512 + max_new_tokens 2000 = 8513 exceeds the model window 8192"
             ),
             "{m}"
         );
-
-        let p = PlanParams { local_len: Some(5000), ..PlanParams::default() };
-        let m = err_msg(plan(input(100, 4096, 0), p));
+        let m = err_msg(plan(input(100, 4096, 0), lengths(5000, 512, 128)));
         assert!(m.contains("local_len 5000 exceeds the model window 4096"), "{m}");
-
-        let p = PlanParams { local_len: Some(300), prompt_len: Some(400), ..PlanParams::default() };
-        let m = err_msg(plan(input(100, 4096, 0), p));
+        let m = err_msg(plan(input(100, 4096, 0), lengths(300, 512, 400)));
         assert!(m.contains("prompt_len 400 exceeds local_len 300"), "{m}");
+        let m = err_msg(plan(input(10_000, 4096, 1100), lengths(3000, 512, 128)));
+        assert!(m.contains("local_len 3000 + max_new_tokens 1100 = 4100 exceeds the model window 4096"), "{m}");
 
-        let p = PlanParams { local_len: Some(3000), local_reserve: 200, ..PlanParams::default() };
-        let m = err_msg(plan(input(10_000, 4096, 1000), p));
-        assert!(
-            m.contains("local_reserve 200 + local_len 3000 + max_new_tokens 1000 = 4200 exceeds the model window 4096"),
-            "{m}"
-        );
-
-        for (name, p) in [
-            ("local_len", PlanParams { local_len: Some(0), ..PlanParams::default() }),
-            ("chunk_len", PlanParams { chunk_len: Some(0), ..PlanParams::default() }),
-            ("prompt_len", PlanParams { prompt_len: Some(0), ..PlanParams::default() }),
-        ] {
+        for (name, p) in
+            [("local_len", lengths(0, 1, 1)), ("chunk_len", lengths(1, 0, 1)), ("prompt_len", lengths(1, 1, 0))]
+        {
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("{name} is 0")), "{m}");
         }
         for seqs in [0, 257] {
-            let p = PlanParams { max_seqs_per_wave: seqs, ..PlanParams::default() };
+            let p = PlanParams { max_seqs_per_wave: seqs, ..lengths(512, 512, 128) };
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("max_seqs_per_wave {seqs} is outside 1..=256")), "{m}");
         }
         // A wave and the sequences the strategy keeps beside it share one context.
-        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..PlanParams::default() };
+        let p = PlanParams { max_seqs_per_wave: 254, reserved_seqs: 4, ..lengths(512, 512, 128) };
         let m = err_msg(plan(input(100, 4096, 0), p));
         assert!(m.contains("wave_size (max_seqs_per_wave) 254 + 4") && m.contains("wave_size <= 252"), "{m}");
-        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..PlanParams::default() };
+        let p = PlanParams { max_seqs_per_wave: 252, reserved_seqs: 4, ..lengths(512, 512, 128) };
         assert!(plan(input(100, 4096, 0), p).is_ok());
-        let m = err_msg(plan(input(0, 4096, 0), PlanParams::default()));
+        let m = err_msg(plan(input(0, 4096, 0), lengths(512, 512, 128)));
         assert!(m.contains("0 tokens"), "{m}");
-        let m = err_msg(plan(input(10, 0, 0), PlanParams::default()));
+        let m = err_msg(plan(input(10, 0, 0), lengths(512, 512, 128)));
         assert!(m.contains("window is 0"), "{m}");
-
-        // An explicit prompt longer than the default local context (shrunk by the reserve and
-        // the generation budget: min(2048, 4096 - 700 - 3000) = 396).
-        let p = PlanParams { prompt_len: Some(398), local_reserve: 700, ..PlanParams::default() };
-        let m = err_msg(plan(input(10_000, 4096, 3000), p));
-        assert!(m.contains("prompt_len 398 exceeds local_len 396"), "{m}");
-
-        // Generation filling the whole window leaves nothing for the local context.
-        let m = err_msg(plan(input(10_000, 4096, 4096), PlanParams::default()));
-        assert!(m.contains("max_new_tokens 4096"), "{m}");
-        assert!(m.contains("4096"), "{m}");
-        // An explicit prompt that leaves no room for a chunk.
-        let p = PlanParams { prompt_len: Some(1500), ..PlanParams::default() };
-        let m = err_msg(plan(input(10_000, 4096, 2595), p));
-        assert!(m.contains("prompt_len 1500 + 1 BOS + max_new_tokens 2595"), "{m}");
-    }
-
-    #[test]
-    fn attend_helpers() {
-        assert_eq!(attend_cells(2, 1000, 500, 100), Some(2600));
-        assert!(attend_fits(2, 1000, 500, 100, 2600));
-        assert!(!attend_fits(2, 1000, 500, 100, 2599));
-        assert_eq!(attend_cells(usize::MAX, 2, 0, 0), None);
-        assert!(!attend_fits(usize::MAX, 2, 0, 0, usize::MAX));
-
-        let c = chunked(plan(input(10_000, 4096, 100), PlanParams::default()));
-        // local 2048 + 100 new: room for one 2048-token chunk in 4196..6243, two from 6244.
-        assert_eq!(c.max_attended_chunks(2147), 0);
-        assert_eq!(c.max_attended_chunks(4196), 1);
-        assert_eq!(c.max_attended_chunks(6244), 2);
-        assert_eq!(c.max_attended_chunks(usize::MAX), c.chunks.len());
     }
 
     fn arb_params() -> impl Strategy<Value = PlanParams> {
-        (
-            prop::option::of(1usize..5000),
-            prop::option::of(1usize..5000),
-            prop::option::of(1usize..1000),
-            0usize..300,
-            1usize..=MAX_SEQS,
-        )
-            .prop_map(|(local_len, chunk_len, prompt_len, local_reserve, max_seqs_per_wave)| PlanParams {
-                local_len,
-                chunk_len,
-                prompt_len,
-                local_reserve,
+        (1usize..5000, 1usize..5000, 1usize..1000, 1usize..=MAX_SEQS).prop_map(
+            |(local_len, chunk_len, prompt_len, max_seqs_per_wave)| PlanParams {
                 max_seqs_per_wave,
-                reserved_seqs: 0,
-            })
+                ..lengths(local_len, chunk_len, prompt_len)
+            },
+        )
     }
 
     fn arb_input() -> impl Strategy<Value = PlanInput> {
@@ -601,7 +400,7 @@ mod tests {
         fn chunked_plans_hold_their_invariants(inp in arb_input(), params in arb_params()) {
             let Ok(p) = plan(inp, params) else { return Ok(()) };
             let fits = inp.n_tokens + inp.n_new_tokens <= inp.window;
-            prop_assert_eq!(p.is_direct(), fits);
+            prop_assert_eq!(p == Plan::Direct, fits);
             let Plan::Chunked(c) = p else { return Ok(()) };
             let l = c.lengths;
 
@@ -632,13 +431,10 @@ mod tests {
             prop_assert_eq!(k, c.local.start.div_ceil(l.chunk_len) - usize::from(
                 c.chunks[k - 1].len() > l.chunk_len));
 
-            // Limits: both kinds of sequence fit the window; explicit values are kept.
-            prop_assert!(c.chunk_seq_cells() <= inp.window);
-            prop_assert!(c.local_seq_positions() <= inp.window);
-            prop_assert!(l.prompt_len <= l.local_len);
-            if let Some(v) = params.local_len { prop_assert_eq!(l.local_len, v); }
-            if let Some(v) = params.chunk_len { prop_assert_eq!(l.chunk_len, v); }
-            if let Some(v) = params.prompt_len { prop_assert_eq!(l.prompt_len, v); }
+            // Limits: both kinds of sequence fit the window; the given lengths are kept.
+            prop_assert!(chunk_seq_cells(&c) <= inp.window);
+            prop_assert!(l.local_len + l.n_new_tokens <= inp.window);
+            prop_assert_eq!((l.local_len, l.chunk_len, l.prompt_len), (params.local_len, params.chunk_len, params.prompt_len));
 
             // Waves: consecutive, cover all chunks once, bounded and balanced.
             let mut next = 0;
@@ -653,53 +449,6 @@ mod tests {
             prop_assert_eq!(next, k);
             prop_assert!(hi - lo <= 1);
             prop_assert_eq!(c.waves.len(), k.div_ceil(params.max_seqs_per_wave));
-        }
-
-        #[test]
-        fn defaults_always_plan_when_room_exists(
-            n in 1usize..2_000_000,
-            w in 8usize..200_000,
-            g_frac in 0.0f64..1.0,
-        ) {
-            // Whenever generation leaves room for a chunk token, a prompt token and the BOS
-            // (w - g >= 3), the defaults find a plan.
-            let g = ((w - 3) as f64 * g_frac) as usize;
-            let p = plan(input(n, w, g), PlanParams::default());
-            prop_assert!(p.is_ok(), "{:?}", p);
-        }
-
-        #[test]
-        fn defaults_complete_explicit_values(
-            inp in arb_input(),
-            chunk in prop::option::of(1usize..5000),
-            prompt in prop::option::of(1usize..1000),
-            reserve in 0usize..300,
-        ) {
-            // With one of chunk_len / prompt_len given and the rest default, a plan exists
-            // whenever the given value leaves room for the other (at least 1 token) and the
-            // default local context can hold the prompt.
-            prop_assume!(chunk.is_none() || prompt.is_none());
-            let (w, g) = (inp.window, inp.n_new_tokens);
-            let local_room = w.saturating_sub(reserve).saturating_sub(g);
-            let default_local = (w / 2).max(1).min(local_room);
-            let given = chunk.or(prompt).unwrap_or(1);
-            let feasible = local_room >= 1
-                && given + PROMPT_BOS + 1 + g <= w
-                && prompt.is_none_or(|p| p <= default_local);
-            let params = PlanParams {
-                chunk_len: chunk,
-                prompt_len: prompt,
-                local_reserve: reserve,
-                ..PlanParams::default()
-            };
-            // A chunk longer than the window is an error even for a short input.
-            let fits = inp.n_tokens + g <= w && chunk.is_none_or(|c| c <= w);
-            let p = plan(inp, params);
-            if fits || feasible {
-                prop_assert!(p.is_ok(), "{:?}", p);
-            } else {
-                prop_assert!(p.is_err(), "{:?}", p);
-            }
         }
 
         #[test]

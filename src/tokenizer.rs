@@ -1,6 +1,7 @@
 //! A pure-Rust tokenizer rebuilt from a GGUF's own vocabulary (feature `hf-tokenizer`).
 //!
-//! [`GgufTokenizer`] reads only the GGUF metadata (no weights, no llama.cpp) and builds a Hugging
+//! [`GgufTokenizer`] reads only the GGUF metadata (through llama.cpp's GGUF reader; no weights,
+//! no model load) and builds a Hugging
 //! Face [`tokenizers::Tokenizer`] that reproduces llama.cpp's tokenization, so token counts and
 //! chunk plans can be computed before, or without, loading a model. llama.cpp's own tokenizer
 //! stays the one used to decode and to generate; this one only counts and plans.
@@ -32,6 +33,7 @@
 //! in the text, llama.cpp matches the longest token first while Hugging Face takes the
 //! leftmost-longest match.
 
+mod meta;
 mod pretok;
 
 use std::collections::HashMap;
@@ -45,15 +47,15 @@ use tokenizers::processors::template::{SpecialToken, TemplateProcessing};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 
 use crate::error::{Error, Result};
-use crate::gguf::GgufMetadata;
+use meta::VocabMeta;
 
 /// The `tokenizer.ggml.pre` values [`GgufTokenizer`] can rebuild.
 pub const SUPPORTED_PRE_TOKENIZERS: &[&str] = pretok::SUPPORTED;
 
 /// llama.cpp's token types (`tokenizer.ggml.token_type`).
-const TOKEN_TYPE_UNKNOWN: i32 = 2;
-const TOKEN_TYPE_CONTROL: i32 = 3;
-const TOKEN_TYPE_USER_DEFINED: i32 = 4;
+const TOKEN_TYPE_UNKNOWN: u32 = 2;
+const TOKEN_TYPE_CONTROL: u32 = 3;
+const TOKEN_TYPE_USER_DEFINED: u32 = 4;
 
 /// llama.cpp's default BOS/EOS id for `gpt2` vocabularies that do not name one.
 const GPT2_DEFAULT_SPECIAL_ID: u32 = 11;
@@ -87,13 +89,12 @@ impl std::fmt::Debug for GgufTokenizer {
 impl GgufTokenizer {
     /// Reads the metadata of the GGUF file at `path` and builds its tokenizer.
     pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_metadata(&GgufMetadata::read(path)?)
+        Self::from_metadata(&VocabMeta::read(path.as_ref())?)
     }
 
-    /// Builds the tokenizer from already-read metadata.
-    pub fn from_metadata(meta: &GgufMetadata) -> Result<Self> {
+    fn from_metadata(meta: &VocabMeta) -> Result<Self> {
         let path = meta.path().display();
-        let model = meta.get_str("tokenizer.ggml.model")?;
+        let model = meta.str("tokenizer.ggml.model")?;
         if model != "gpt2" {
             let kind = match model {
                 "llama" => " (SentencePiece, as in Gemma 3 and Llama 2)",
@@ -107,7 +108,7 @@ impl GgufTokenizer {
                  tokenizer still works for this model"
             )));
         }
-        let pre = meta.get_str_opt("tokenizer.ggml.pre")?.ok_or_else(|| {
+        let pre = meta.str_opt("tokenizer.ggml.pre")?.ok_or_else(|| {
             Error::Unsupported(format!(
                 "{path}: no 'tokenizer.ggml.pre' key (llama.cpp falls back to its 'default' \
                  pre-tokenizer, which is not supported here; supported: {})",
@@ -121,20 +122,20 @@ impl GgufTokenizer {
             ))
         })?;
 
-        let tokens = meta.get_string_array("tokenizer.ggml.tokens")?;
-        let types = meta.get_i32_array_opt("tokenizer.ggml.token_type")?;
-        if let Some(n) = types.map(<[i32]>::len).filter(|&n| n != tokens.len()) {
+        let tokens = meta.strings("tokenizer.ggml.tokens")?;
+        let types = meta.integers_opt("tokenizer.ggml.token_type")?;
+        if let Some(n) = types.map(<[u32]>::len).filter(|&n| n != tokens.len()) {
             return Err(meta.error(format!("'tokenizer.ggml.token_type' has {n} entries for {} tokens", tokens.len())));
         }
         let mut vocab = vocab(meta, tokens)?;
         add_byte_placeholders(&mut vocab, tokens.len());
-        let merges = merges(meta, meta.get_string_array("tokenizer.ggml.merges")?)?;
+        let merges = merges(meta, meta.strings("tokenizer.ggml.merges")?)?;
 
         let special_id = |key: &str, enabled: &str| -> Result<Option<u32>> {
-            if !meta.get_bool_opt(enabled)?.unwrap_or(false) {
+            if !meta.bool_opt(enabled)?.unwrap_or(false) {
                 return Ok(None);
             }
-            let id = meta.get_u32_opt(key)?.unwrap_or(GPT2_DEFAULT_SPECIAL_ID);
+            let id = meta.u32_opt(key)?.unwrap_or(GPT2_DEFAULT_SPECIAL_ID);
             if id as usize >= tokens.len() {
                 return Err(meta.error(format!(
                     "'{enabled}' is set but '{key}' = {id} is outside the vocabulary of {} tokens",
@@ -213,7 +214,7 @@ impl GgufTokenizer {
 }
 
 /// Token text -> id; the ids must fit in `i32` and every text must be unique.
-fn vocab(meta: &GgufMetadata, tokens: &[String]) -> Result<Vocab> {
+fn vocab(meta: &VocabMeta, tokens: &[String]) -> Result<Vocab> {
     if tokens.len() > i32::MAX as usize - 256 {
         return Err(meta.error(format!("{} tokens do not fit in i32 ids", tokens.len())));
     }
@@ -229,7 +230,7 @@ fn vocab(meta: &GgufMetadata, tokens: &[String]) -> Result<Vocab> {
 }
 
 /// Splits each merge "left right" at the first space after its first byte, as llama.cpp does.
-fn merges(meta: &GgufMetadata, merges: &[String]) -> Result<Vec<(String, String)>> {
+fn merges(meta: &VocabMeta, merges: &[String]) -> Result<Vec<(String, String)>> {
     merges
         .iter()
         .enumerate()
@@ -304,7 +305,7 @@ fn post_processor(tokens: &[String], bos: Option<u32>, eos: Option<u32>) -> Resu
 
 /// (special tokens, user-defined tokens) from the token types; empty texts are skipped, since
 /// an empty pattern would match everywhere.
-fn added_tokens(tokens: &[String], types: &[i32]) -> (Vec<AddedToken>, Vec<AddedToken>) {
+fn added_tokens(tokens: &[String], types: &[u32]) -> (Vec<AddedToken>, Vec<AddedToken>) {
     let mut special = Vec::new();
     let mut user_defined = Vec::new();
     for (text, &ty) in tokens.iter().zip(types) {

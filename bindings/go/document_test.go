@@ -13,7 +13,7 @@ import (
 )
 
 // Processed documents, against the real model: a window of 512 tokens chunks a text of about
-// 600 (tests/document.rs uses the same sizes), and a few generated tokens keep it quick.
+// 600 (tests/it/document.rs uses the same sizes), and a few generated tokens keep it quick.
 
 const (
 	docWindow   = 512

@@ -2,12 +2,14 @@
 //! largest KV cache a chunked job creates, and llama.cpp's compute and output buffers.
 
 use super::chunk_lengths;
-use crate::llama::Model;
-use crate::params::{SessionParams, Strategy};
+use super::sizing::pad_cells;
+use crate::llama::{Model, kv_row_bytes};
+use crate::params::{ContextParams, SessionParams, Strategy};
 
-/// Bytes of KV cache per cell (f16 keys and values over all layers), from the GGUF metadata;
-/// None when the metadata lacks the attention shape.
-pub fn kv_bytes_per_cell(model: &Model) -> Option<u64> {
+/// Bytes of KV cache per cell over all layers, at the K and V element types a context made
+/// with `context` gets, from the GGUF metadata; None when the metadata lacks the attention
+/// shape.
+fn kv_bytes_per_cell(model: &Model, context: &ContextParams) -> Option<u64> {
     let arch = model.meta_str("general.architecture")?;
     let get = |key: &str| model.meta_str(&format!("{arch}.{key}")).and_then(|v| v.trim().parse::<u64>().ok());
     let n_head = get("attention.head_count")?;
@@ -15,7 +17,8 @@ pub fn kv_bytes_per_cell(model: &Model) -> Option<u64> {
     let n_embd = get("embedding_length")?;
     let key_len = get("attention.key_length").unwrap_or(n_embd / n_head.max(1));
     let value_len = get("attention.value_length").unwrap_or(key_len);
-    Some(u64::from(model.n_layer()) * n_head_kv * (key_len + value_len) * 2)
+    let (k_row, v_row) = kv_row_bytes(context, n_head_kv * key_len, n_head_kv * value_len);
+    Some(u64::from(model.n_layer()) * (k_row + v_row))
 }
 
 /// Peak bytes for one `ask` on a long document with these parameters, generating up to
@@ -34,17 +37,15 @@ pub fn estimate_memory_bytes(model: &Model, params: &SessionParams, max_tokens: 
     let new = max_tokens as usize;
     let wave = focus.wave_size as usize;
     let top = focus.top_chunks as usize;
-    let pad = |n: usize| n.div_ceil(256) * 256;
-    let chunk_seq = pad(chunk + prompt + 64 + 1);
+    let chunk_seq = pad_cells(chunk + prompt + 64 + 1);
     let cells = match focus.strategy {
-        Strategy::Focus => (wave * chunk_seq).max(pad(top * chunk + local + new + 64)),
-        Strategy::LogitFusion => (wave + top + 2) * pad(chunk_seq.max(local + 64) + new),
+        Strategy::Focus => (wave * chunk_seq).max(pad_cells(top * chunk + local + new + 64)),
+        Strategy::LogitFusion => (wave + top + 2) * pad_cells(chunk_seq.max(local + 64) + new),
         Strategy::Candidate => wave * chunk_seq + local + new + 64 + window / 4 * focus.candidate_cells as usize,
     };
-    let kv = cells as u64 * kv_bytes_per_cell(model).unwrap_or(0);
+    let kv = cells as u64 * kv_bytes_per_cell(model, &params.context).unwrap_or(0);
     let ubatch = u64::from(params.context.n_ubatch.min(params.context.n_batch));
-    // Logits of a full ubatch plus activations of the same order (measured ~105 MiB for
-    // SmolLM2-135M at ubatch 512).
+    // Logits of a full ubatch plus activations of the same order.
     let compute = ubatch * (model.n_vocab() as u64 * 4 + u64::from(model.n_embd()) * 64);
     model.size_bytes() + kv + compute
 }

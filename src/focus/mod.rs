@@ -27,6 +27,7 @@ mod input;
 mod math;
 mod memory;
 mod scan;
+mod sizing;
 mod store;
 mod zoom;
 
@@ -43,7 +44,7 @@ use scan::{ChunkMemory, Transient};
 pub use docfile::{FORMAT_VERSION as DOCUMENT_FORMAT_VERSION, MAGIC as DOCUMENT_MAGIC};
 pub use document::{Document, DocumentInfo, DocumentParams};
 pub use input::FocusInput;
-pub use memory::{estimate_memory_bytes, kv_bytes_per_cell};
+pub use memory::estimate_memory_bytes;
 pub use store::StoreCounts;
 
 /// What the engine did for one `ask`, besides the generated text.
@@ -184,10 +185,9 @@ impl Session {
         plan::plan(
             PlanInput { n_tokens: input.body.len(), window, n_new_tokens: max_tokens as usize },
             PlanParams {
-                local_len: Some(question_len),
-                chunk_len: Some(lengths.chunk_len),
-                prompt_len: Some(lengths.prompt_cap.min(question_len)),
-                local_reserve: 0,
+                local_len: question_len,
+                chunk_len: lengths.chunk_len,
+                prompt_len: lengths.prompt_cap.min(question_len),
                 max_seqs_per_wave: self.params.focus.wave_size as usize,
                 reserved_seqs: reserved_seqs(&self.params.focus),
             },

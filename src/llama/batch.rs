@@ -6,7 +6,7 @@ use super::{Pos, SeqId, Token};
 use crate::error::{Error, Result};
 
 /// Rows of (token, position, sequence ids, wants logits) for one `llama_decode`.
-pub struct Batch {
+pub(crate) struct Batch {
     raw: sys::llama_batch,
     capacity: usize,
     max_ids_per_row: usize,
@@ -26,7 +26,7 @@ impl Drop for Batch {
 impl Batch {
     /// A batch of at most `capacity` rows, each tagged with at most `max_ids_per_row`
     /// sequence ids.
-    pub fn new(capacity: usize, max_ids_per_row: usize) -> Result<Batch> {
+    pub(crate) fn new(capacity: usize, max_ids_per_row: usize) -> Result<Batch> {
         if capacity == 0 || max_ids_per_row == 0 {
             return Err(Error::invalid_param(format!(
                 "batch capacity {capacity} and ids per row {max_ids_per_row} must both be at least 1"
@@ -44,30 +44,26 @@ impl Batch {
     }
 
     /// Number of rows.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.raw.n_tokens as usize
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.raw.n_tokens == 0
     }
 
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
-    pub fn is_full(&self) -> bool {
-        self.len() == self.capacity
-    }
-
     /// Removes all rows.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.raw.n_tokens = 0;
     }
 
     /// Appends a row and returns its index (the index to read its logits with, when
     /// `want_logits`).
-    pub fn push(&mut self, token: Token, pos: Pos, seq_ids: &[SeqId], want_logits: bool) -> Result<usize> {
+    pub(crate) fn push(&mut self, token: Token, pos: Pos, seq_ids: &[SeqId], want_logits: bool) -> Result<usize> {
         let row = self.len();
         if row == self.capacity {
             return Err(Error::Internal(format!("batch full ({} rows)", self.capacity)));
@@ -94,14 +90,8 @@ impl Batch {
         Ok(row)
     }
 
-    /// The token ids of the rows, for inspection.
-    pub fn tokens(&self) -> &[Token] {
-        // SAFETY: the first len() entries of token were written by push.
-        unsafe { std::slice::from_raw_parts(self.raw.token, self.len()) }
-    }
-
     /// The sequence ids of row `row` (panics on an out-of-range row: a caller bug).
-    pub fn seq_ids(&self, row: usize) -> &[SeqId] {
+    pub(crate) fn seq_ids(&self, row: usize) -> &[SeqId] {
         assert!(row < self.len(), "row {row} out of range");
         // SAFETY: row < len(); n_seq_id[row] ids were written into seq_id[row] by push.
         unsafe {
@@ -110,15 +100,8 @@ impl Batch {
         }
     }
 
-    /// The position of row `row`.
-    pub fn pos(&self, row: usize) -> Pos {
-        assert!(row < self.len(), "row {row} out of range");
-        // SAFETY: row < len(), written by push.
-        unsafe { *self.raw.pos.add(row) }
-    }
-
     /// Whether row `row` asked for logits.
-    pub fn wants_logits(&self, row: usize) -> bool {
+    pub(crate) fn wants_logits(&self, row: usize) -> bool {
         assert!(row < self.len(), "row {row} out of range");
         // SAFETY: row < len(), written by push.
         unsafe { *self.raw.logits.add(row) != 0 }

@@ -45,6 +45,39 @@ unsafe extern "C" fn on_abort_check(data: *mut c_void) -> bool {
     flag.load(Ordering::Relaxed)
 }
 
+/// llama.cpp's context parameters for `params`, but for `n_ctx` (which needs the model) and the
+/// abort callback (which needs the context's cancel flag). The one place they are set, so that
+/// [`kv_row_bytes`] sees the cache types a context really gets.
+fn llama_params(params: &ContextParams) -> sys::llama_context_params {
+    // SAFETY: plain value constructor.
+    let mut raw = unsafe { sys::llama_context_default_params() };
+    raw.n_batch = params.n_batch;
+    raw.n_ubatch = params.n_ubatch;
+    raw.n_seq_max = params.n_seq_max;
+    raw.kv_unified = params.kv_unified;
+    raw.n_threads = params.n_threads as i32;
+    raw.n_threads_batch = params.n_threads as i32;
+    raw.flash_attn_type = match params.flash_attention {
+        FlashAttention::Auto => sys::LLAMA_FLASH_ATTN_TYPE_AUTO,
+        FlashAttention::Enabled => sys::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        FlashAttention::Disabled => sys::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    };
+    raw.no_perf = true;
+    raw
+}
+
+/// Bytes of one K row of `k_elements` and one V row of `v_elements` in the KV cache of a
+/// context created with `params`, at the element types (`type_k`, `type_v`) it gets.
+pub(crate) fn kv_row_bytes(params: &ContextParams, k_elements: u64, v_elements: u64) -> (u64, u64) {
+    let raw = llama_params(params);
+    let row = |element: sys::ggml_type, n: u64| {
+        // SAFETY: plain lookups in ggml's type table for a type llama.cpp itself chose.
+        let (size, block) = unsafe { (sys::ggml_type_size(element), sys::ggml_blck_size(element)) };
+        n.div_ceil(block.max(1) as u64) * size as u64
+    };
+    (row(raw.type_k, k_elements), row(raw.type_v, v_elements))
+}
+
 /// A llama.cpp context over a shared model.
 pub struct Context {
     raw: NonNull<sys::llama_context>,
@@ -76,23 +109,8 @@ impl Context {
     /// Creates a context whose work `cancel` stops (several contexts may share one handle).
     pub fn with_cancel(model: Arc<Model>, params: &ContextParams, cancel: CancelHandle) -> Result<Context> {
         params.validate()?;
-        let mut raw_params = {
-            // SAFETY: plain value constructor.
-            unsafe { sys::llama_context_default_params() }
-        };
+        let mut raw_params = llama_params(params);
         raw_params.n_ctx = if params.n_ctx == 0 { model.n_ctx_train() } else { params.n_ctx };
-        raw_params.n_batch = params.n_batch;
-        raw_params.n_ubatch = params.n_ubatch;
-        raw_params.n_seq_max = params.n_seq_max;
-        raw_params.kv_unified = params.kv_unified;
-        raw_params.n_threads = params.n_threads as i32;
-        raw_params.n_threads_batch = params.n_threads as i32;
-        raw_params.flash_attn_type = match params.flash_attention {
-            FlashAttention::Auto => sys::LLAMA_FLASH_ATTN_TYPE_AUTO,
-            FlashAttention::Enabled => sys::LLAMA_FLASH_ATTN_TYPE_ENABLED,
-            FlashAttention::Disabled => sys::LLAMA_FLASH_ATTN_TYPE_DISABLED,
-        };
-        raw_params.no_perf = true;
         raw_params.abort_callback = Some(on_abort_check);
         raw_params.abort_callback_data = Arc::as_ptr(&cancel.flag) as *mut c_void;
         clear_recent_errors();
@@ -127,29 +145,25 @@ impl Context {
     }
 
     /// KV cells one sequence may hold (n_ctx / n_seq_max with split KV, n_ctx when unified).
-    pub fn n_ctx_seq(&self) -> u32 {
+    pub(crate) fn n_ctx_seq(&self) -> u32 {
         // SAFETY: valid context.
         unsafe { sys::llama_n_ctx_seq(self.raw()) }
     }
 
     /// Most rows one decode accepts.
-    pub fn n_batch(&self) -> u32 {
+    pub(crate) fn n_batch(&self) -> u32 {
         // SAFETY: valid context.
         unsafe { sys::llama_n_batch(self.raw()) }
     }
 
-    pub fn n_seq_max(&self) -> u32 {
+    pub(crate) fn n_seq_max(&self) -> u32 {
         // SAFETY: valid context.
         unsafe { sys::llama_n_seq_max(self.raw()) }
     }
 
-    pub fn kv_unified(&self) -> bool {
-        self.kv_unified
-    }
-
     /// Decodes a batch. Checks what llama.cpp would abort the process on (more rows than
     /// n_batch, bad sequence ids) and turns its return codes into errors.
-    pub fn decode(&mut self, batch: &Batch) -> Result<()> {
+    pub(crate) fn decode(&mut self, batch: &Batch) -> Result<()> {
         if batch.is_empty() {
             return Err(Error::Internal("decode of an empty batch".into()));
         }
@@ -204,7 +218,7 @@ impl Context {
 
     /// The logits of batch row `row` of the last decode (n_vocab values). Valid until the next
     /// decode, which the borrow enforces.
-    pub fn logits(&self, row: usize) -> Result<&[f32]> {
+    pub(crate) fn logits(&self, row: usize) -> Result<&[f32]> {
         self.check_logits_row(row)?;
         // SAFETY: the row produced logits in the last decode (checked), so llama.cpp returns a
         // pointer to n_vocab floats that stay valid until the next decode; &self prevents one.
@@ -231,7 +245,7 @@ impl Context {
     }
 
     /// Clears all KV cells.
-    pub fn clear_memory(&mut self) {
+    pub(crate) fn clear_memory(&mut self) {
         // SAFETY: valid memory handle.
         unsafe { sys::llama_memory_clear(self.memory(), true) };
     }
@@ -239,7 +253,7 @@ impl Context {
     /// Removes positions [p0, p1) of `seq` (-1 = open end). A memory that cannot remove a
     /// part of a sequence (a recurrent model's) refuses with [`Error::Unsupported`], so no
     /// caller goes on with cells it believes gone.
-    pub fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<()> {
+    pub(crate) fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<()> {
         self.check_seq(seq)?;
         // SAFETY: valid memory handle, checked sequence id.
         if unsafe { sys::llama_memory_seq_rm(self.memory(), seq, p0, p1) } {
@@ -253,7 +267,7 @@ impl Context {
 
     /// Makes `dst` hold the cells of `src` in [p0, p1). With split KV only whole sequences
     /// can be copied (llama.cpp would abort the process otherwise), so that is checked here.
-    pub fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Pos, p1: Pos) -> Result<()> {
+    pub(crate) fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Pos, p1: Pos) -> Result<()> {
         self.check_seq(src)?;
         self.check_seq(dst)?;
         if !self.kv_unified && (p0 > 0 || p1 >= 0) {
@@ -264,19 +278,11 @@ impl Context {
         Ok(())
     }
 
-    /// Removes every cell not belonging to `seq`.
-    pub fn seq_keep(&mut self, seq: SeqId) -> Result<()> {
-        self.check_seq(seq)?;
-        // SAFETY: valid memory handle, checked id.
-        unsafe { sys::llama_memory_seq_keep(self.memory(), seq) };
-        Ok(())
-    }
-
     /// Shifts positions [p0, p1) of `seq` by `delta`. A memory that cannot shift
     /// ([`Context::can_shift`] false: multi-position RoPE, a sliding-window cache smaller than
     /// the full one) refuses with [`Error::Unsupported`]: llama.cpp would abort the process,
     /// at once or at the next decode.
-    pub fn seq_add(&mut self, seq: SeqId, p0: Pos, p1: Pos, delta: Pos) -> Result<()> {
+    pub(crate) fn seq_add(&mut self, seq: SeqId, p0: Pos, p1: Pos, delta: Pos) -> Result<()> {
         self.check_seq(seq)?;
         self.check_can_shift(&format!("shifting positions {p0}..{p1} of sequence {seq} by {delta}"))?;
         // SAFETY: valid memory handle, checked id, a memory that can shift.
@@ -285,7 +291,7 @@ impl Context {
     }
 
     /// [`Error::Unsupported`] naming `what` when the KV memory cannot shift positions.
-    pub fn check_can_shift(&self, what: &str) -> Result<()> {
+    pub(crate) fn check_can_shift(&self, what: &str) -> Result<()> {
         if self.can_shift() {
             return Ok(());
         }
@@ -298,7 +304,7 @@ impl Context {
     /// The KV state of `seq` (its cells, positions and K/V rows) as llama.cpp serializes it.
     /// It loads back only into a context of the same model and the same KV layout (cell
     /// types, `n_seq_max` streams with split KV, flash attention on or off).
-    pub fn seq_state(&self, seq: SeqId) -> Result<Vec<u8>> {
+    pub(crate) fn seq_state(&self, seq: SeqId) -> Result<Vec<u8>> {
         self.check_seq(seq)?;
         // SAFETY: valid context, checked id.
         let size = unsafe { sys::llama_state_seq_get_size(self.raw(), seq) };
@@ -318,7 +324,7 @@ impl Context {
     /// llama.cpp checks the layout (streams, layers, cell types, sizes) and refuses a
     /// mismatch with an error; the bytes themselves must be intact (checksum them first: a
     /// damaged state can hold positions llama.cpp does not re-check).
-    pub fn load_seq_state(&mut self, seq: SeqId, state: &[u8]) -> Result<()> {
+    pub(crate) fn load_seq_state(&mut self, seq: SeqId, state: &[u8]) -> Result<()> {
         self.check_seq(seq)?;
         clear_recent_errors();
         // SAFETY: valid context, checked id; llama.cpp reads at most `state.len()` bytes.
@@ -332,24 +338,8 @@ impl Context {
 
     /// Whether positions of cached cells can be moved ([`Context::seq_add`]); llama.cpp
     /// aborts the process when a shift is applied to a cache that cannot do it.
-    pub fn can_shift(&self) -> bool {
+    pub(crate) fn can_shift(&self) -> bool {
         // SAFETY: valid memory handle.
         unsafe { sys::llama_memory_can_shift(self.memory()) }
-    }
-
-    /// Smallest position held by `seq`, or None when it is empty.
-    pub fn seq_pos_min(&self, seq: SeqId) -> Result<Option<Pos>> {
-        self.check_seq(seq)?;
-        // SAFETY: valid memory handle, checked id.
-        let p = unsafe { sys::llama_memory_seq_pos_min(self.memory(), seq) };
-        Ok((p >= 0).then_some(p))
-    }
-
-    /// Largest position held by `seq`, or None when it is empty.
-    pub fn seq_pos_max(&self, seq: SeqId) -> Result<Option<Pos>> {
-        self.check_seq(seq)?;
-        // SAFETY: valid memory handle, checked id.
-        let p = unsafe { sys::llama_memory_seq_pos_max(self.memory(), seq) };
-        Ok((p >= 0).then_some(p))
     }
 }

@@ -1,8 +1,10 @@
-//! A model file's architecture metadata as llama.cpp's own GGUF reader sees it, read before
-//! the model is loaded so that [`super::hparams`] can refuse values llama.cpp would abort on.
+//! A model file's metadata as llama.cpp's own GGUF reader sees it: the architecture keys,
+//! read before the model is loaded so that [`super::hparams`] can refuse values llama.cpp would
+//! abort on, and (feature `hf-tokenizer`) the `tokenizer.ggml.*` keys the pure-Rust tokenizer
+//! is rebuilt from.
 //!
-//! Reading through llama.cpp's `gguf_*` functions (not the crate's own reader) means the values
-//! checked are exactly the values the loader will get, type rules included.
+//! Reading through llama.cpp's `gguf_*` functions (the crate has no GGUF parser of its own)
+//! means the values seen are exactly the values the loader will get, type rules included.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, c_char};
@@ -17,12 +19,16 @@ pub(crate) enum MetaValue {
     U32(u32),
     /// A scalar FLOAT32 or FLOAT64.
     Float(f64),
+    /// A scalar BOOL.
+    Bool(bool),
     Str(String),
     /// An array the loader reads per layer as `uint32_t`: UINT32, INT32 (reinterpreted, as the
     /// loader copies it) or BOOL elements.
     U32s(Vec<u32>),
     /// An array of FLOAT32 or FLOAT64.
     Floats(Vec<f64>),
+    /// An array of STRING (a vocabulary, its merges).
+    Strs(Vec<String>),
     /// Any other type (the loader rejects it with an error where it expects a number).
     Other,
 }
@@ -43,13 +49,7 @@ impl ModelMeta {
             MetaValue::Str(arch) => arch,
             _ => return None,
         };
-        let prefix = format!("{arch}.");
-        let entries = (0..file.n_kv())
-            .filter_map(|id| {
-                let key = file.key(id);
-                key.starts_with(&prefix).then(|| (key, file.value(id)))
-            })
-            .collect();
+        let entries = file.entries(&format!("{arch}."));
         Some(ModelMeta { arch, entries })
     }
 
@@ -76,6 +76,20 @@ impl ModelMeta {
     }
 }
 
+/// Every entry of the GGUF file at `path` whose key starts with `prefix` (`tokenizer.ggml.`),
+/// or [`Error::Gguf`] with llama.cpp's reason when its reader refuses the file.
+#[cfg(feature = "hf-tokenizer")]
+pub(crate) fn read_entries(path: &std::path::Path, prefix: &str) -> crate::Result<HashMap<String, MetaValue>> {
+    let c_path = super::model::path_to_cstring(path)?;
+    super::backend::ensure_backend(); // routes the reader's log, which says why it refuses a file
+    super::log_bridge::clear_recent_errors();
+    let file = GgufFile::open(&c_path).ok_or_else(|| crate::Error::Gguf {
+        path: path.to_path_buf(),
+        reason: super::log_bridge::recent_errors().unwrap_or_else(|| "llama.cpp's GGUF reader refuses the file".into()),
+    })?;
+    Ok(file.entries(prefix))
+}
+
 /// A `gguf_context` holding a file's metadata only (no tensor data), freed on drop.
 struct GgufFile(NonNull<sys::gguf_context>);
 
@@ -92,6 +106,16 @@ impl GgufFile {
         // SAFETY: path is NUL-terminated; with no_alloc and a null ctx llama.cpp reads the
         // metadata and tensor descriptions only and allocates no tensor data.
         NonNull::new(unsafe { sys::gguf_init_from_file(path.as_ptr(), params) }).map(GgufFile)
+    }
+
+    /// Every entry whose key starts with `prefix`.
+    fn entries(&self, prefix: &str) -> HashMap<String, MetaValue> {
+        (0..self.n_kv())
+            .filter_map(|id| {
+                let key = self.key(id);
+                key.starts_with(prefix).then(|| (key, self.value(id)))
+            })
+            .collect()
     }
 
     fn raw(&self) -> *const sys::gguf_context {
@@ -125,6 +149,7 @@ impl GgufFile {
             sys::GGUF_TYPE_UINT32 => MetaValue::U32(unsafe { sys::gguf_get_val_u32(self.raw(), id) }),
             sys::GGUF_TYPE_FLOAT32 => MetaValue::Float(f64::from(unsafe { sys::gguf_get_val_f32(self.raw(), id) })),
             sys::GGUF_TYPE_FLOAT64 => MetaValue::Float(unsafe { sys::gguf_get_val_f64(self.raw(), id) }),
+            sys::GGUF_TYPE_BOOL => MetaValue::Bool(unsafe { sys::gguf_get_val_bool(self.raw(), id) }),
             sys::GGUF_TYPE_STRING => MetaValue::Str(text(unsafe { sys::gguf_get_val_str(self.raw(), id) })),
             sys::GGUF_TYPE_ARRAY => self.array(id),
             _ => MetaValue::Other,
@@ -135,7 +160,14 @@ impl GgufFile {
         // SAFETY: valid context; entry `id` is an array (checked by the caller).
         let element = unsafe { sys::gguf_get_arr_type(self.raw(), id) };
         if element == sys::GGUF_TYPE_STRING {
-            return MetaValue::Other;
+            // SAFETY: valid context; entry `id` is an array (checked by the caller).
+            let n = unsafe { sys::gguf_get_arr_n(self.raw(), id) };
+            let item = |i| {
+                // SAFETY: i < n in a string array; the string belongs to the context and is
+                // copied at once.
+                text(unsafe { sys::gguf_get_arr_str(self.raw(), id, i) })
+            };
+            return MetaValue::Strs((0..n).map(item).collect());
         }
         // SAFETY: as above; for a non-string array llama.cpp returns its element count and a
         // pointer to count * element-size bytes owned by the context.

@@ -17,11 +17,14 @@ mod model;
 mod sampler;
 pub mod state_layout;
 
-pub use backend::{LogLevel, LogSink, set_log_sink, system_info};
-pub use batch::Batch;
+pub(crate) use batch::Batch;
+pub(crate) use context::kv_row_bytes;
 pub use context::{CancelHandle, Context};
+#[cfg(feature = "hf-tokenizer")]
+pub(crate) use gguf_meta::{MetaValue, read_entries as read_gguf_entries};
+pub use log_bridge::{LogLevel, LogSink, set_log_sink};
 pub use model::{ChatMessage, Model};
-pub use sampler::Sampler;
+pub(crate) use sampler::Sampler;
 
 /// A token id of the model's vocabulary.
 pub type Token = i32;
@@ -32,3 +35,15 @@ pub type Pos = i32;
 
 /// llama.cpp allows at most this many sequences in one context (`LLAMA_MAX_SEQ`).
 pub const MAX_SEQUENCES: u32 = 256;
+
+/// The default model for unit tests that need a real one: `$FOCUSLLM_MODELS_DIR`, else the
+/// checkout's `models/`; fails loudly when it is missing (tests never skip).
+#[cfg(test)]
+pub(crate) fn test_model_path() -> std::path::PathBuf {
+    let dir = std::env::var_os("FOCUSLLM_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
+    let path = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.is_file(), "model {} is missing: run `scripts/fetch-models.sh`", path.display());
+    path
+}

@@ -256,26 +256,6 @@ impl Model {
         }
     }
 
-    /// The beginning-of-sequence token, if the vocabulary has one.
-    pub fn bos(&self) -> Option<Token> {
-        // SAFETY: valid vocab pointer.
-        let t = unsafe { sys::llama_vocab_bos(self.vocab()) };
-        (t >= 0).then_some(t)
-    }
-
-    /// The end-of-sequence token, if the vocabulary has one.
-    pub fn eos(&self) -> Option<Token> {
-        // SAFETY: valid vocab pointer.
-        let t = unsafe { sys::llama_vocab_eos(self.vocab()) };
-        (t >= 0).then_some(t)
-    }
-
-    /// Whether the model adds a BOS token when tokenizing with `add_special`.
-    pub fn adds_bos(&self) -> bool {
-        // SAFETY: valid vocab pointer.
-        unsafe { sys::llama_vocab_get_add_bos(self.vocab()) }
-    }
-
     /// Whether `token` ends generation (EOS, EOT, <|im_end|>, ...).
     pub fn is_eog(&self, token: Token) -> bool {
         // SAFETY: valid vocab pointer; llama.cpp range-checks the token.

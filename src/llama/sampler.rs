@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::params::SamplerParams;
 
 /// A configured sampler chain. One per generation stream (it keeps penalty history).
-pub struct Sampler {
+pub(crate) struct Sampler {
     chain: NonNull<sys::llama_sampler>,
 }
 
@@ -26,7 +26,7 @@ impl Drop for Sampler {
 
 impl Sampler {
     /// Builds the chain. `n_vocab` sizes the repetition penalty.
-    pub fn new(params: &SamplerParams, n_vocab: usize) -> Result<Sampler> {
+    pub(crate) fn new(params: &SamplerParams, n_vocab: usize) -> Result<Sampler> {
         params.validate()?;
         // SAFETY: value constructors without preconditions.
         let chain = unsafe { sys::llama_sampler_chain_init(sys::llama_sampler_chain_default_params()) };
@@ -70,14 +70,14 @@ impl Sampler {
     }
 
     /// Records `token` in the history (for penalties) without sampling it.
-    pub fn accept(&mut self, token: Token) {
+    pub(crate) fn accept(&mut self, token: Token) {
         // SAFETY: valid chain.
         unsafe { sys::llama_sampler_accept(self.chain.as_ptr(), token) };
     }
 
     /// Samples the next token from the logits of batch row `row` of the last decode, and
     /// records it in the history.
-    pub fn sample(&mut self, ctx: &mut Context, row: usize) -> Result<Token> {
+    pub(crate) fn sample(&mut self, ctx: &mut Context, row: usize) -> Result<Token> {
         ctx.check_logits_row(row)?;
         // SAFETY: valid chain and context; check_logits_row verified that `row` produced logits
         // in the last decode, so llama.cpp reads an existing output row.
@@ -86,7 +86,7 @@ impl Sampler {
 
     /// Samples from a caller-provided logit vector (used by strategies that combine the logits
     /// of several sequences before choosing). Records the token in the history.
-    pub fn sample_from_logits(&mut self, logits: &[f32]) -> Result<Token> {
+    pub(crate) fn sample_from_logits(&mut self, logits: &[f32]) -> Result<Token> {
         let mut data: Vec<sys::llama_token_data> = logits
             .iter()
             .enumerate()

@@ -25,7 +25,7 @@ pub(super) const EACH_NUMBER: &str = r"\p{N}";
 /// - `smollm`, `starcoder`, `refact`, `codeshell`, `command-r`: each digit alone, then GPT-2.
 /// - `gpt-2`: GPT-2 only.
 ///
-/// Only `smollm` is checked against llama.cpp by a test (`tests/tokenizer_diff.rs`); the others
+/// Only `smollm` is checked against llama.cpp by a test (`tests/it/tokenizer_diff.rs`); the others
 /// share its code path and llama.cpp configuration exactly.
 pub(super) fn lookup(name: &str) -> Option<&'static [&'static str]> {
     const STARCODER: &[&str] = &[EACH_NUMBER, GPT2];

@@ -1,13 +1,14 @@
 //! Unit tests on a tiny synthetic vocabulary; the differential test against llama.cpp on the
-//! real model is `tests/tokenizer_diff.rs`.
+//! real model is `tests/it/tokenizer_diff.rs`.
 
 use std::path::Path;
 
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
 use super::GgufTokenizer;
+use super::meta::VocabMeta;
 use crate::error::Error;
-use crate::gguf::{Array, GgufMetadata, Value};
+use crate::llama::MetaValue as Value;
 
 const MERGES: &[&str] = &["h e", "l l", "he ll", "hell o", "Ġ w", "! !"];
 
@@ -28,14 +29,14 @@ fn id(text: &str) -> i32 {
 
 fn pairs(overrides: &[(&str, Option<Value>)]) -> Vec<(String, Value)> {
     let tokens = tokens();
-    let mut types = vec![1; tokens.len()];
+    let mut types = vec![1u32; tokens.len()];
     types[..3].copy_from_slice(&[3, 3, 4]);
     let mut pairs: Vec<(String, Value)> = vec![
-        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
-        ("tokenizer.ggml.pre".into(), Value::String("smollm".into())),
-        ("tokenizer.ggml.tokens".into(), Value::Array(Array::String(tokens))),
-        ("tokenizer.ggml.token_type".into(), Value::Array(Array::I32(types))),
-        ("tokenizer.ggml.merges".into(), Value::Array(Array::String(MERGES.iter().map(|m| m.to_string()).collect()))),
+        ("tokenizer.ggml.model".into(), Value::Str("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::Str("smollm".into())),
+        ("tokenizer.ggml.tokens".into(), Value::Strs(tokens)),
+        ("tokenizer.ggml.token_type".into(), Value::U32s(types)),
+        ("tokenizer.ggml.merges".into(), Value::Strs(MERGES.iter().map(|m| m.to_string()).collect())),
         ("tokenizer.ggml.bos_token_id".into(), Value::U32(0)),
         ("tokenizer.ggml.eos_token_id".into(), Value::U32(1)),
     ];
@@ -49,7 +50,7 @@ fn pairs(overrides: &[(&str, Option<Value>)]) -> Vec<(String, Value)> {
 }
 
 fn build(overrides: &[(&str, Option<Value>)]) -> crate::Result<GgufTokenizer> {
-    let meta = GgufMetadata::from_pairs(Path::new("tiny.gguf"), pairs(overrides));
+    let meta = VocabMeta::from_pairs(Path::new("tiny.gguf"), pairs(overrides));
     GgufTokenizer::from_metadata(&meta)
 }
 
@@ -133,14 +134,14 @@ fn bos_id_outside_the_vocabulary_is_an_error() {
 
 #[test]
 fn refuses_sentencepiece() {
-    let m = unsupported(&[("tokenizer.ggml.model", Some(Value::String("llama".into())))]);
+    let m = unsupported(&[("tokenizer.ggml.model", Some(Value::Str("llama".into())))]);
     assert!(m.contains("tokenizer model 'llama'") && m.contains("SentencePiece"), "{m}");
     assert!(m.contains("tiny.gguf"), "{m}");
 }
 
 #[test]
 fn refuses_other_pre_tokenizers_by_name() {
-    let m = unsupported(&[("tokenizer.ggml.pre", Some(Value::String("llama3".into())))]);
+    let m = unsupported(&[("tokenizer.ggml.pre", Some(Value::Str("llama3".into())))]);
     assert!(m.contains("pre-tokenizer 'llama3' is not supported"), "{m}");
     assert!(m.contains("smollm"), "lists what is supported: {m}");
     let m = unsupported(&[("tokenizer.ggml.pre", None)]);
@@ -151,13 +152,13 @@ fn refuses_other_pre_tokenizers_by_name() {
 fn refuses_malformed_vocabularies() {
     let mut dup = tokens();
     dup[2] = "<|im_end|>".into();
-    let r = gguf_reason(&[("tokenizer.ggml.tokens", Some(Value::Array(Array::String(dup))))]);
+    let r = gguf_reason(&[("tokenizer.ggml.tokens", Some(Value::Strs(dup)))]);
     assert!(r.contains("\"<|im_end|>\" appears twice") && r.contains("ids 1 and 2"), "{r}");
 
-    let r = gguf_reason(&[("tokenizer.ggml.merges", Some(Value::Array(Array::String(vec!["he".into()]))))]);
+    let r = gguf_reason(&[("tokenizer.ggml.merges", Some(Value::Strs(vec!["he".into()])))]);
     assert!(r.contains("merge #0 \"he\"") && r.contains("no separating space"), "{r}");
 
-    let r = gguf_reason(&[("tokenizer.ggml.token_type", Some(Value::Array(Array::I32(vec![1; 3]))))]);
+    let r = gguf_reason(&[("tokenizer.ggml.token_type", Some(Value::U32s(vec![1; 3])))]);
     assert!(r.contains("has 3 entries for"), "{r}");
 
     let r = gguf_reason(&[("tokenizer.ggml.merges", None)]);
@@ -171,7 +172,7 @@ fn bytes_missing_from_the_vocabulary_yield_nothing_and_block_merges() {
     let mut toks = tokens();
     let at = toks.iter().position(|t| t == "Ą").unwrap();
     toks[at] = "not a byte".into();
-    let t = build(&[("tokenizer.ggml.tokens", Some(Value::Array(Array::String(toks))))]).unwrap();
+    let t = build(&[("tokenizer.ggml.tokens", Some(Value::Strs(toks)))]).unwrap();
     assert_eq!(t.encode("!\u{4}!", false, false).unwrap(), [id("!"), id("!")]);
     assert_eq!(t.encode("!!", false, false).unwrap(), [id("!!")]);
     assert_eq!(t.count_tokens("\u{4}").unwrap(), 0);
@@ -179,7 +180,7 @@ fn bytes_missing_from_the_vocabulary_yield_nothing_and_block_merges() {
 
 #[test]
 fn merges_split_after_a_multibyte_first_character() {
-    let meta = GgufMetadata::from_pairs(Path::new("m.gguf"), vec![]);
+    let meta = VocabMeta::from_pairs(Path::new("m.gguf"), vec![]);
     let got = super::merges(&meta, &["Ġ w".into(), "Ġt he".into()]).unwrap();
     assert_eq!(got, [("Ġ".into(), "w".into()), ("Ġt".into(), "he".into())]);
 }

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::tasks::{self, Case};
 use clap::{Args, ValueEnum};
-use focusllm::tasks::{self, Case};
 use focusllm::{Model, Observer, Session, SessionParams};
 
 use crate::ask::{FocusArgs, StrategyArg};

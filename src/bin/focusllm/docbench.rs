@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::tasks::{self, Case};
 use clap::Args;
-use focusllm::tasks::{self, Case};
 use focusllm::{Answer, DocumentParams, GenerateParams, Observer, Session, SessionParams};
 
 use crate::ask::FocusArgs;

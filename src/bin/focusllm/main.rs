@@ -36,6 +36,7 @@ mod bench;
 mod docbench;
 mod progress;
 mod ruler;
+mod tasks;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -168,7 +169,7 @@ struct GenerateArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.verbose {
-        focusllm::llama::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
+        focusllm::set_log_sink(Some(std::sync::Arc::new(|level, line: &str| {
             errln!("[llama.cpp {level:?}] {line}");
         })));
     }
@@ -250,8 +251,8 @@ pub(crate) fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextPara
 }
 
 /// `threads`, cut to the cores this process may use: llama.cpp's threads wait for each
-/// other at every step, so more threads than cores make it many times slower (4 tokens
-/// took over 60 s with -t 8 on 2 cores, 0.5 s with -t 2). Warns once when it cuts.
+/// other at every step, so more threads than cores make it many times slower. Warns once
+/// when it cuts.
 fn usable_threads(threads: u32) -> u32 {
     let cores = focusllm::params::default_threads();
     if threads <= cores {

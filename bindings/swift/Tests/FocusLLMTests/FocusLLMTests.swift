@@ -112,7 +112,7 @@ final class FocusLLMTests: XCTestCase {
     }
 
     // Processed documents: a window of 512 tokens chunks a text of about 600 (as in
-    // bindings/go/document_test.go and tests/document.rs).
+    // bindings/go/document_test.go and tests/it/document.rs).
 
     static let documentText = String(repeating: "The grass is green and the sky is blue. ", count: 60)
     static let documentQuestion = "What color is the grass?"

@@ -16,8 +16,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::tasks::Case;
 use clap::{Args, ValueEnum};
-use focusllm::tasks::Case;
 use focusllm::{Observer, Session, SessionParams};
 
 use crate::ask::{FocusArgs, StrategyArg};

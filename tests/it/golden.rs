@@ -2,7 +2,7 @@
 //! byte and token count for token count, what `llama-simple` (compiled against the same
 //! llama.cpp libraries) produced. See tests/golden/README.md for the format and the setup.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::Path;

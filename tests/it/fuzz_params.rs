@@ -10,11 +10,11 @@
 //! Pointers are always valid or NULL (a dangling pointer is the caller's breach of the
 //! contract, not input). Bounded: `FOCUSLLM_FUZZ_CASES` cases per reader (default 48).
 //! A failing case is printed by proptest in its smallest form and its seed is recorded in
-//! `tests/fuzz_params.proptest-regressions` (replayed first on every run; commit it); the
-//! printed case becomes a row of the bad-input matrix (`tests/bad_input.rs`) with the fix,
+//! `tests/it/fuzz_params.proptest-regressions` (replayed first on every run; commit it); the
+//! printed case becomes a row of the bad-input matrix (`tests/it/bad_input.rs`) with the fix,
 //! where it stays readable when the strategies change. None has failed so far.
 
-mod common;
+use crate::common;
 
 use std::ffi::c_void;
 use std::os::raw::c_char;
@@ -161,7 +161,9 @@ fn cases(default: u32) -> u32 {
 fn config(default_cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases: cases(default_cases),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/fuzz_params.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/it/fuzz_params.proptest-regressions",
+        ))),
         ..ProptestConfig::default()
     }
 }

@@ -2,10 +2,8 @@
 //! (`focusllm::tokenizer::GgufTokenizer`) must give exactly llama.cpp's token ids, for every
 //! combination of `add_special` and `parse_special`, on a corpus of emoji (ZWJ sequences
 //! included), CJK, odd whitespace, numbers, code, accents and special-token text.
-#![cfg(feature = "hf-tokenizer")]
 
-mod common;
-#[path = "tokenizer_diff/corpus.rs"]
+use crate::common;
 mod corpus;
 
 use std::sync::Arc;

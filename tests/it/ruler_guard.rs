@@ -6,7 +6,7 @@
 //! To record new floors after a deliberate change, run the command printed on failure and write
 //! each family's mean into the file (the file says how).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

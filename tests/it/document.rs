@@ -1,12 +1,12 @@
 //! Processed documents against the real default model: the same answers as a plain `ask`
 //! (in memory, spilled, saved and loaded), and clear errors for files that must be refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use focusllm::tasks;
+use crate::tasks;
 use focusllm::{Answer, Document, DocumentParams, Error, FocusParams, GenerateParams, Model, ModelParams, Observer};
 use focusllm::{Session, SessionParams, Strategy};
 

@@ -1,7 +1,7 @@
 //! Model files that cannot be loaded give typed errors that say why (llama.cpp's own words
 //! where it has them), never a panic or abort.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
@@ -102,14 +102,15 @@ fn log_lines_reach_the_sink() {
     use std::sync::{Arc, Mutex};
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink_lines = lines.clone();
-    focusllm::llama::set_log_sink(Some(Arc::new(move |level, line: &str| {
+    let _only_sink = common::LOG_SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    focusllm::set_log_sink(Some(Arc::new(move |level, line: &str| {
         sink_lines.lock().unwrap().push((level, line.to_string()));
     })));
     let _ = Model::load(&scratch("sink.gguf", b"GGUF-not-really"), &ModelParams::default());
-    focusllm::llama::set_log_sink(None);
+    focusllm::set_log_sink(None);
     let lines = lines.lock().unwrap();
     assert!(
-        lines.iter().any(|(level, line)| *level == focusllm::llama::LogLevel::Error && line.contains("failed to load")),
+        lines.iter().any(|(level, line)| *level == focusllm::LogLevel::Error && line.contains("failed to load")),
         "{lines:?}"
     );
 }

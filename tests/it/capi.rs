@@ -10,9 +10,9 @@
 //! - the shared library exports exactly the header's functions and nothing else.
 //!
 //! Needs cc, c++, nm and valgrind (scripts/install-deps.sh) and the model
-//! (scripts/fetch-models.sh). Run: `cargo test --release --test capi`.
+//! (scripts/fetch-models.sh). Run: `cargo test --release --test it capi::`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

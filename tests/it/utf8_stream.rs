@@ -1,9 +1,9 @@
 //! Tokens of the real vocabulary split emoji and CJK characters across byte pieces; the
 //! streaming assembler must still only release whole characters and lose nothing.
 
-mod common;
+use crate::common;
 
-use focusllm::stream::Utf8Assembler;
+use focusllm::Utf8Assembler;
 use focusllm::{Model, ModelParams};
 
 #[test]

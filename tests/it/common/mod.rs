@@ -39,3 +39,7 @@ pub fn default_model() -> PathBuf {
 pub fn test_context_params() -> focusllm::ContextParams {
     focusllm::ContextParams { n_ctx: 2048, n_threads: 1, ..Default::default() }
 }
+
+/// Held while a test replaces the process-wide log sink: every integration test runs in one
+/// process, so two tests changing it at once would take each other's log lines.
+pub static LOG_SINK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -8,7 +8,7 @@
 //! Each case runs in a child process (`common::child`): an abort is a failed case, not the
 //! end of the test run.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -77,8 +77,10 @@ fn every_strategy_answers_or_fails_cleanly_on_every_kv_memory() {
     for (model, path, can_shift) in &models {
         for (strategy, _) in STRATEGIES {
             cases += 1;
-            let outcome =
-                child::run("child_ask", &[(CHILD_MODEL, &path.to_string_lossy()), (CHILD_STRATEGY, strategy)]);
+            let outcome = child::run(
+                "kv_strategies::child_ask",
+                &[(CHILD_MODEL, &path.to_string_lossy()), (CHILD_STRATEGY, strategy)],
+            );
             println!("{model} / {strategy}: {outcome:?}");
             let get = |key: &str| outcome.as_ref().ok().and_then(|r| r.get(key)).map(String::as_str);
             let ok = match (get("outcome"), *can_shift, strategy) {

@@ -1,6 +1,6 @@
 //! Plain generation against the real default model.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

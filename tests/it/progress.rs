@@ -2,7 +2,7 @@
 //! reports grow to their total exactly, reaching it once, and the total is the sum of what
 //! was reported.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

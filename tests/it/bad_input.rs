@@ -14,10 +14,8 @@
 //! The matrix knows every function the header declares: a new entry point without rows here
 //! fails [`c_entry_points`].
 
-mod common;
-mod fllm;
+use crate::common;
 
-#[path = "bad_input/crafted.rs"]
 mod crafted;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -356,8 +354,10 @@ fn load_in_children(kind: &str, files: &[&Crafted]) -> Vec<Result<ChildLoad, Str
     while outcomes.len() < files.len() {
         let rest = &files[outcomes.len()..];
         let list: Vec<&str> = rest.iter().map(|file| file.path_str()).collect();
-        let (reports, finished) =
-            child::run_keeping_reports("child_loads", &[(CHILD_KIND, kind), (CHILD_FILES, &list.join("\n"))]);
+        let (reports, finished) = child::run_keeping_reports(
+            "bad_input::child_loads",
+            &[(CHILD_KIND, kind), (CHILD_FILES, &list.join("\n"))],
+        );
         for i in 0..rest.len() {
             // `status` is reported last: a file with a status has all three.
             let Some(status) = reports.get(&format!("{i}.status")).and_then(|s| s.parse().ok()) else {
@@ -433,8 +433,10 @@ fn c_entry_points() {
     // SAFETY: a static NUL-terminated string.
     assert!(unsafe { CStr::from_ptr(focusllm_version_string()) }.to_str().unwrap().starts_with("focusllm "));
     m.count("focusllm_version_string"); // no input
+    let only_sink = common::LOG_SINK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     // SAFETY: NULL restores the default sink; user data is then ignored.
     assert_eq!(unsafe { focusllm_set_log_callback(None, sentinel()) }, S::Ok);
+    drop(only_sink);
     m.count("focusllm_set_log_callback"); // every input is valid
 
     // --- default params

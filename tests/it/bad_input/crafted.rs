@@ -69,7 +69,7 @@ pub fn inputs() -> Arc<CraftedInputs> {
     if let Some(inputs) = shared.upgrade() {
         return inputs;
     }
-    let dir = crate::scratch("crafted");
+    let dir = super::scratch("crafted");
     remove_stale_beside(&dir);
     // Writing the models is mostly the kernel's work, ingesting the document the CPU's.
     let (models, documents) = std::thread::scope(|scope| {
@@ -325,12 +325,12 @@ fn documents(dir: &Path) -> Vec<Crafted> {
 fn saved_document(dir: &Path) -> Vec<u8> {
     let path = dir.join("good.fllm");
     let path_str = path.to_str().expect("a UTF-8 scratch path");
-    let (model, session) = crate::default_session();
+    let (model, session) = super::default_session();
     let text = document_text();
     let mut document = null_mut();
     // SAFETY: live handles, each freed once; the text and path are valid for their lengths.
     unsafe {
-        let params = crate::document_params();
+        let params = super::document_params();
         let status = focusllm_document_ingest(
             session,
             text.as_ptr().cast(),
@@ -340,9 +340,9 @@ fn saved_document(dir: &Path) -> Vec<u8> {
             null_mut(),
             &mut document,
         );
-        assert_eq!(status, S::Ok, "ingest: {}", crate::last_error());
+        assert_eq!(status, S::Ok, "ingest: {}", super::last_error());
         let status = focusllm_document_save(document, path_str.as_ptr().cast(), path_str.len());
-        assert_eq!(status, S::Ok, "save: {}", crate::last_error());
+        assert_eq!(status, S::Ok, "save: {}", super::last_error());
         focusllm_document_free(document);
         focusllm_session_free(session);
         focusllm_model_free(model);

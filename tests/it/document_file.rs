@@ -1,10 +1,10 @@
 //! The `.fllm` file beyond its format checks: a save killed midway leaves nothing behind
 //! (stale partial files of dead processes are removed by the next save), and a sliding-window
 //! model's states pass the checks and answer as in memory. Real models, tiny documents. The
-//! crafted files the loader must refuse are rows of the bad-input matrix (`tests/bad_input.rs`).
+//! crafted files the loader must refuse are rows of the bad-input matrix (`tests/it/bad_input.rs`).
 
-mod common;
-mod fllm;
+use crate::common;
+use crate::fllm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,11 +1,11 @@
 //! The FocusLLM engine against the real default model: retrieval through chunks, parity with
 //! plain generation below the window, every strategy, bad input, cancellation.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
-use focusllm::tasks;
+use crate::tasks;
 use focusllm::{
     Answer, ChatMessage, Context, Error, FocusParams, GenerateParams, Model, ModelParams, Observer, Prompt, Session,
     SessionParams, Strategy,

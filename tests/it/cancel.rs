@@ -2,7 +2,7 @@
 //! random moment, 1,000 times, through the Rust API and the C API, is never lost; and
 //! progress reporting during prompt processing.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};

@@ -1,6 +1,6 @@
 //! The command-line program: plain-word errors with a non-zero exit, and the main jobs.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};

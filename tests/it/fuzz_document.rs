@@ -7,13 +7,13 @@
 //!
 //! Runs `FOCUSLLM_FUZZ_CASES` random cases (default 48, a few seconds), and the regression
 //! cases in [`regressions`], always. When a case fails, proptest prints the smallest mutation
-//! that fails and records its seed in `tests/fuzz_document.proptest-regressions` (replayed
+//! that fails and records its seed in `tests/it/fuzz_document.proptest-regressions` (replayed
 //! first on every run; commit it); add the printed mutation to [`regressions`] with the fix,
 //! where it stays readable when the strategies change. The crafted files are rows of
-//! the bad-input matrix (`tests/bad_input.rs`), not repeated here.
+//! the bad-input matrix (`tests/it/bad_input.rs`), not repeated here.
 
-mod common;
-mod fllm;
+use crate::common;
+use crate::fllm;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -375,7 +375,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
         max_shrink_iters: 200,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/fuzz_document.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/it/fuzz_document.proptest-regressions"))),
         ..ProptestConfig::default()
     })]
 

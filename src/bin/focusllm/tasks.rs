@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use focusllm::{Error, Result};
 
 /// One retrieval case: ask `question` about `document`; correct when the answer contains
 /// `expected`.
@@ -61,7 +61,7 @@ pub fn passkey(target_tokens: usize, depth: f64, key: u32, count: &TokenCounter<
 /// A case shorter than its fixed text would be labelled with a length it does not have.
 fn check_length(task: &str, target_tokens: usize, minimum: usize) -> Result<()> {
     if target_tokens < minimum {
-        return Err(Error::invalid_param(format!(
+        return Err(Error::InvalidParam(format!(
             "a {task} case of {target_tokens} tokens is impossible: its fixed text takes {minimum}; ask for at \
              least {minimum} tokens"
         )));
@@ -73,7 +73,7 @@ fn check_depth(depth: f64) -> Result<()> {
     if (0.0..=1.0).contains(&depth) {
         Ok(())
     } else {
-        Err(Error::invalid_param(format!("depth must be in [0, 1], got {depth}")))
+        Err(Error::InvalidParam(format!("depth must be in [0, 1], got {depth}")))
     }
 }
 

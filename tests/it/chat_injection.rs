@@ -7,14 +7,13 @@
 //! Gemma's turn format (a crafted copy of the file), which llama.cpp renders with its Gemma
 //! template.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, OnceLock};
 
-use focusllm::focus::FocusInput;
-use focusllm::llama::Token;
 use focusllm::{
-    ChatMessage, FocusParams, GenerateParams, Model, ModelParams, Observer, Prompt, Session, SessionParams, Strategy,
+    ChatMessage, FocusInput, FocusParams, GenerateParams, Model, ModelParams, Observer, Prompt, Session, SessionParams,
+    Strategy, Token,
 };
 
 /// Turn markup of both templates, as it would be written to take over the conversation.
