@@ -17,6 +17,7 @@ pub mod focus;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
+mod logprobs;
 pub mod params;
 pub mod plan;
 pub mod stream;
@@ -32,8 +33,12 @@ pub use error::{Error, Result};
 pub use focus::{
     Answer, AskStats, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, Session,
 };
-pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
-pub use llama::{CancelHandle, ChatMessage, Context, Model};
+pub use generate::{
+    Callbacks, FinishReason, Generation, LogprobsCallback, Observer, Progress, Prompt, TokenLogprobs, TopLogprob,
+    generate,
+};
+pub use llama::{CancelHandle, ChatMessage, Context, Model, ModelInfo};
 pub use params::{
-    ContextParams, FlashAttention, FocusParams, GenerateParams, ModelParams, SamplerParams, SessionParams, Strategy,
+    ContextParams, FlashAttention, FocusParams, GenerateParams, LogitBias, ModelParams, SamplerParams, SessionParams,
+    Strategy,
 };

@@ -12,6 +12,7 @@ mod batch;
 mod context;
 mod gguf_meta;
 mod hparams;
+mod info;
 mod log_bridge;
 mod model;
 mod sampler;
@@ -20,6 +21,7 @@ pub mod state_layout;
 pub use backend::{LogLevel, LogSink, set_log_sink, system_info};
 pub use batch::Batch;
 pub use context::{CancelHandle, Context};
+pub use info::ModelInfo;
 pub use model::{ChatMessage, Model};
 pub use sampler::Sampler;
 

@@ -338,7 +338,17 @@ impl Model {
     }
 
     /// The text of a token sequence (invalid UTF-8 replaced), as llama.cpp detokenizes it.
+    /// `unparse_special` writes control tokens (`<|im_end|>`) as their text instead of
+    /// dropping them. Errors on a token id outside the vocabulary.
     pub fn detokenize(&self, tokens: &[Token], unparse_special: bool) -> Result<String> {
+        let n_vocab = self.n_vocab();
+        if let Some((i, bad)) =
+            tokens.iter().enumerate().find(|(_, t)| usize::try_from(**t).map_or(true, |t| t >= n_vocab))
+        {
+            return Err(Error::InvalidInput(format!(
+                "token {bad} (at index {i}) is outside the model's vocabulary 0..{n_vocab}"
+            )));
+        }
         let n_tokens =
             i32::try_from(tokens.len()).map_err(|_| Error::TooLong("too many tokens to detokenize".into()))?;
         let mut buf = vec![0u8; tokens.len() * 8 + 16];
