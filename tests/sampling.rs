@@ -44,7 +44,7 @@ fn repeats(tokens: &[i32]) -> usize {
 fn penalties_change_greedy_output_and_stay_reproducible() {
     let model = model();
     let plain = run(&model, &repetitive(), &params(40, SamplerParams::default()));
-    assert!(repeats(&plain.tokens) > 15, "the prompt should make the model repeat: {:?}", plain.text);
+    assert!(repeats(&plain.tokens) > 8, "the prompt should make the model repeat: {:?}", plain.text);
     for sampler in [
         SamplerParams { frequency_penalty: 1.0, ..SamplerParams::default() },
         SamplerParams { presence_penalty: 1.5, ..SamplerParams::default() },
