@@ -244,7 +244,8 @@ static focusllm_status run(focusllm_session *session, const focusllm_generate_pa
     focusllm_job job;
     memset(&job, 0, sizeof job);
     job.struct_size = sizeof job;
-    job.prompt = "<|im_start|>user\nSay apple apple apple.<|im_end|>\n<|im_start|>assistant\n";
+    /* Raw text the model continues by repeating it (no end-of-generation token early). */
+    job.prompt = "apple banana apple banana apple banana apple banana";
     job.prompt_len = strlen(job.prompt);
     memset(r, 0, sizeof *r);
     return focusllm_session_run(session, &job, params, on_piece, NULL, r, NULL);
