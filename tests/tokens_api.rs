@@ -57,11 +57,7 @@ fn detokenize_names_a_token_outside_the_vocabulary() {
     let model = model();
     let err = model.detokenize(&[1, 49152], false).unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
-    assert_eq!(
-        err.to_string().contains("token 49152 (at index 1) is outside the model's vocabulary 0..49152"),
-        true,
-        "{err}"
-    );
+    assert!(err.to_string().contains("token 49152 (at index 1) is outside the model's vocabulary 0..49152"), "{err}");
     let err = model.detokenize(&[-5], false).unwrap_err();
     assert!(err.to_string().contains("token -5 (at index 0)"), "{err}");
 }

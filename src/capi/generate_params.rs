@@ -134,6 +134,7 @@ versioned!(
 
 /// A caller's generate parameters read into Rust, with what stays C: the call's cancel token
 /// and log-probabilities callback.
+#[derive(Debug)]
 pub(crate) struct RunParams {
     pub params: GenerateParams,
     pub cancel: Option<CancelHandle>,

@@ -104,7 +104,7 @@ pub(crate) fn focus_then_attend(
         decode_counted(&mut ctx, &mut batch, &tokens, 0, start, &mut progress)?;
     }
     let end = start + tokens.len();
-    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, (on_piece, on_logprobs), started)?;
+    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, on_logprobs, started)?;
     Ok((generation, selected))
 }
 
@@ -145,7 +145,7 @@ pub(crate) fn candidates(
         Ok(())
     })?;
     let generation =
-        answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, (on_piece, on_logprobs), started)?;
+        answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, on_logprobs, started)?;
     Ok((generation, Vec::new()))
 }
 
@@ -175,7 +175,8 @@ fn answer_from_local(
     end: usize,
     params: &GenerateParams,
     progress: &mut ProgressCounter<'_>,
-    (on_piece, mut on_logprobs): (&mut dyn FnMut(&str, &[i32]) -> bool, Option<LogprobsCallback<'_>>),
+    on_piece: &mut dyn FnMut(&str, &[i32]) -> bool,
+    mut on_logprobs: Option<LogprobsCallback<'_>>,
     started: Instant,
 ) -> Result<Generation> {
     let local = &job.input.body[job.plan.local.clone()];
