@@ -145,7 +145,7 @@ pub(crate) struct SamplingArgs {
     stop: Vec<String>,
     /// Repetition penalty, 0..=10 (1 disables; above 1 discourages tokens seen in the last
     /// --repeat-last-n tokens).
-    #[arg(long, default_value_t = 1.0, value_parser = float_in(0.0, 10.0))]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = float_in(0.0, 10.0))]
     repeat_penalty: f32,
     /// How many recent tokens the penalties look at: -1 (the whole context) or 0..=1048576.
     #[arg(long, default_value_t = 64, allow_negative_numbers = true,
