@@ -585,6 +585,11 @@ typedef struct focusllm_generate_params {
      * default) for none.
      */
     focusllm_logprobs_fn on_logprobs;
+    /**
+     * Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+     * generated ones (default false: an answer about a document may repeat its words).
+     */
+    bool penalize_prompt;
 } focusllm_generate_params;
 
 /**

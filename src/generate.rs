@@ -197,7 +197,7 @@ pub fn generate<'a>(
 }
 
 /// Where generation picks up: the batch row whose logits give the first token, the next free
-/// position of sequence 0, and the tokens seen so far (for the repetition penalty).
+/// position of sequence 0, and the tokens seen so far (for penalties that count the prompt).
 pub(crate) struct Continuation<'a> {
     pub row: usize,
     pub n_past: usize,
@@ -217,7 +217,7 @@ pub(crate) fn continue_generation(
     let model = ctx.model().clone();
     let room = ctx.n_ctx_seq() as usize;
     let mut sampler = Sampler::new(&params.sampler, model.n_vocab(), ctx.n_ctx_seq())?;
-    if params.sampler.penalizes() {
+    if params.sampler.penalizes() && params.sampler.penalize_prompt {
         start.history.iter().for_each(|&t| sampler.accept(t));
     }
     let mut batch = Batch::new(1, 1)?;

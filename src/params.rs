@@ -150,6 +150,10 @@ pub struct SamplerParams {
     /// Added to the logits of these tokens before anything else samples: a large negative
     /// bias (or `f32::NEG_INFINITY`) bans a token, a large positive one forces it.
     pub logit_bias: Vec<LogitBias>,
+    /// Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+    /// generated ones (OpenAI's; the default): an answer about a document must stay free to
+    /// repeat the document's words, a name above all.
+    pub penalize_prompt: bool,
     pub seed: u32,
 }
 
@@ -160,6 +164,11 @@ pub struct LogitBias {
     pub bias: f32,
 }
 
+/// The repetition penalty of [`SamplerParams::chat`]: mild enough to leave a short answer as
+/// greedy gives it, strong enough that the default model stops repeating one sentence until
+/// `max_tokens` (measured on the README's GPL question: 1.0 loops the same sentence, 1.1 and
+/// 1.15 do not). It counts generated tokens only (`penalize_prompt` false).
+pub const CHAT_REPEAT_PENALTY: f32 = 1.15;
 /// The largest |frequency_penalty| and |presence_penalty| (OpenAI's range).
 pub const MAX_TOKEN_PENALTY: f32 = 2.0;
 /// The most entries a logit-bias list may have.
@@ -180,12 +189,21 @@ impl Default for SamplerParams {
             frequency_penalty: 0.0,
             presence_penalty: 0.0,
             logit_bias: Vec::new(),
+            penalize_prompt: false,
             seed: 42,
         }
     }
 }
 
 impl SamplerParams {
+    /// Greedy with a mild repetition penalty ([`CHAT_REPEAT_PENALTY`] over the last 64
+    /// tokens): the preset the command line uses for chat (`ask`, `generate --chat`), where
+    /// a small model otherwise tends to repeat one sentence until `max_tokens`. Still
+    /// reproducible; the library's own default stays plain greedy.
+    pub fn chat() -> SamplerParams {
+        SamplerParams { repeat_penalty: CHAT_REPEAT_PENALTY, ..SamplerParams::default() }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::invalid_param(msg));
         if !self.temperature.is_finite() {

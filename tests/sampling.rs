@@ -21,7 +21,7 @@ fn context(model: &Arc<Model>) -> Context {
 
 /// A prompt the small model answers by repeating itself.
 fn repetitive() -> Prompt {
-    Prompt::Text("apple banana apple banana apple banana apple banana apple banana".into())
+    Prompt::Text("one two three one two three one two three one two".into())
 }
 
 fn run(model: &Arc<Model>, prompt: &Prompt, params: &GenerateParams) -> Generation {
@@ -65,6 +65,28 @@ fn penalties_change_greedy_output_and_stay_reproducible() {
     // Zero penalties are the default chain: the same tokens.
     let zero = SamplerParams { frequency_penalty: 0.0, presence_penalty: 0.0, ..SamplerParams::default() };
     assert_eq!(run(&model, &repetitive(), &params(40, zero)).tokens, plain.tokens);
+}
+
+#[test]
+fn penalties_count_the_prompt_only_when_asked() {
+    let model = model();
+    let plain = run(&model, &repetitive(), &params(4, SamplerParams::default()));
+    let strong = |penalize_prompt| SamplerParams { repeat_penalty: 10.0, penalize_prompt, ..SamplerParams::default() };
+    // The first generated token repeats the prompt: counted only with penalize_prompt.
+    assert!(repetitive().tokenize(&model).unwrap().contains(&plain.tokens[0]));
+    let generated_only = run(&model, &repetitive(), &params(4, strong(false)));
+    assert_eq!(generated_only.tokens[0], plain.tokens[0], "nothing was generated before the first token");
+    let with_prompt = run(&model, &repetitive(), &params(4, strong(true)));
+    assert_ne!(with_prompt.tokens[0], plain.tokens[0], "the prompt's tokens are penalized");
+}
+
+#[test]
+fn the_chat_preset_is_greedy_with_a_mild_penalty_on_generated_tokens() {
+    let chat = SamplerParams::chat();
+    assert_eq!(chat.temperature, 0.0);
+    assert_eq!(chat.repeat_penalty, focusllm::params::CHAT_REPEAT_PENALTY);
+    assert!(!chat.penalize_prompt);
+    chat.validate().unwrap();
 }
 
 #[test]

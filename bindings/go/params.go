@@ -107,6 +107,9 @@ type GenerateParams struct {
 	// LogitBias is added to these tokens' logits before sampling: math.Inf(-1) bans a token,
 	// a large positive bias forces it. At most 1024 entries.
 	LogitBias []LogitBias
+	// PenalizePrompt lets the penalties count the prompt's tokens too (llama.cpp's way); by
+	// default they count generated tokens only, so an answer may repeat a document's words.
+	PenalizePrompt bool
 	// TopLogprobs, in 0..=20, asks for each generated token's log-probability and its
 	// TopLogprobs most likely alternatives, delivered in Piece.Logprobs (0: none).
 	TopLogprobs uint32
@@ -166,6 +169,7 @@ func DefaultGenerateParams() GenerateParams {
 		FrequencyPenalty: float32(c.frequency_penalty),
 		PresencePenalty:  float32(c.presence_penalty),
 		TopLogprobs:      uint32(c.top_logprobs),
+		PenalizePrompt:   bool(c.penalize_prompt),
 	}
 }
 
@@ -254,6 +258,7 @@ func (p *GenerateParams) toC(c *C.focusllm_generate_params) (cStops, error) {
 	c.frequency_penalty = C.float(p.FrequencyPenalty)
 	c.presence_penalty = C.float(p.PresencePenalty)
 	c.top_logprobs = C.uint32_t(p.TopLogprobs)
+	c.penalize_prompt = C.bool(p.PenalizePrompt)
 	var biases unsafe.Pointer
 	if len(p.LogitBias) > 0 {
 		biases = C.malloc(C.size_t(len(p.LogitBias)) * C.size_t(unsafe.Sizeof(C.focusllm_logit_bias{})))

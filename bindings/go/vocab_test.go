@@ -101,7 +101,7 @@ func TestInfo(t *testing.T) {
 
 func TestLogprobsBiasAndPenalties(t *testing.T) {
 	s := newSession(t)
-	job := Job{Prompt: "apple banana apple banana apple banana apple banana", Chat: false}
+	job := Job{Prompt: "one two three one two three one two three one two", Chat: false}
 	params := maxTokens(6)
 	plain, err := s.Run(context.Background(), job, params, nil)
 	if err != nil {

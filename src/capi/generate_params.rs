@@ -104,12 +104,15 @@ pub struct focusllm_generate_params {
     /// Called with each generated token's log-probabilities when top_logprobs > 0; NULL (the
     /// default) for none.
     pub on_logprobs: focusllm_logprobs_fn,
+    /// Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+    /// generated ones (default false: an answer about a document may repeat its words).
+    pub penalize_prompt: bool,
 }
 
 versioned!(
     focusllm_generate_params,
     focusllm_generate_params::from_rust(&GenerateParams::default()),
-    versions = &[11, 12, 18],
+    versions = &[11, 12, 19],
     [
         max_tokens,
         temperature,
@@ -129,6 +132,7 @@ versioned!(
         n_logit_bias,
         top_logprobs,
         on_logprobs,
+        penalize_prompt,
     ]
 );
 
@@ -169,6 +173,7 @@ impl focusllm_generate_params {
             n_logit_bias: 0,
             top_logprobs: p.top_logprobs,
             on_logprobs: None,
+            penalize_prompt: s.penalize_prompt,
         }
     }
 
@@ -214,6 +219,7 @@ impl focusllm_generate_params {
                 frequency_penalty: raw.frequency_penalty,
                 presence_penalty: raw.presence_penalty,
                 logit_bias: biases.iter().map(|b| LogitBias { token: b.token, bias: b.bias }).collect(),
+                penalize_prompt: raw.penalize_prompt,
                 seed: raw.seed,
             },
             render_special: raw.render_special,
@@ -244,7 +250,7 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_generate_params>();
-        assert_eq!(size_of::<focusllm_generate_params>(), 112);
+        assert_eq!(size_of::<focusllm_generate_params>(), 120);
         assert_eq!(size_of::<focusllm_str>(), 16);
         assert_eq!(size_of::<focusllm_logit_bias>(), 8);
         assert_eq!(size_of::<focusllm_token_logprob>(), 8);

@@ -245,7 +245,7 @@ static focusllm_status run(focusllm_session *session, const focusllm_generate_pa
     memset(&job, 0, sizeof job);
     job.struct_size = sizeof job;
     /* Raw text the model continues by repeating it (no end-of-generation token early). */
-    job.prompt = "apple banana apple banana apple banana apple banana";
+    job.prompt = "one two three one two three one two three one two";
     job.prompt_len = strlen(job.prompt);
     memset(r, 0, sizeof *r);
     return focusllm_session_run(session, &job, params, on_piece, NULL, r, NULL);
@@ -262,7 +262,7 @@ static void test_sampling_fields(void) {
     focusllm_generate_params gp;
     CHECK_OK(focusllm_generate_default_params(&gp, sizeof gp));
     CHECK(gp.frequency_penalty == 0.0f && gp.presence_penalty == 0.0f && gp.logit_bias == NULL);
-    CHECK(gp.n_logit_bias == 0 && gp.top_logprobs == 0 && gp.on_logprobs == NULL);
+    CHECK(gp.n_logit_bias == 0 && gp.top_logprobs == 0 && gp.on_logprobs == NULL && !gp.penalize_prompt);
     gp.max_tokens = n_generate;
     record plain;
     CHECK_OK(run(session, &gp, &plain));
@@ -315,6 +315,19 @@ static void test_sampling_fields(void) {
     gp.top_logprobs = 21;
     CHECK_ERROR(run(session, &gp, &banned), FOCUSLLM_STATUS_INVALID_PARAM, "top_logprobs must be in 0..=20, got 21");
     gp.top_logprobs = 0;
+
+    /* A strong repeat penalty on the prompt's tokens changes the first token, which repeats
+     * the prompt; on generated tokens only (the default) it cannot. */
+    gp.repeat_penalty = 10.0f;
+    record generated_only;
+    CHECK_OK(run(session, &gp, &generated_only));
+    CHECK(generated_only.n_tokens > 0 && generated_only.tokens[0] == plain.tokens[0]);
+    gp.penalize_prompt = true;
+    record with_prompt;
+    CHECK_OK(run(session, &gp, &with_prompt));
+    CHECK(with_prompt.n_tokens > 0 && with_prompt.tokens[0] != plain.tokens[0]);
+    gp.penalize_prompt = false;
+    gp.repeat_penalty = 1.0f;
 
     /* Penalties change the greedy answer to a repetitive prompt (full mode: enough tokens). */
     if (n_generate >= 8) {

@@ -106,7 +106,7 @@ enum Source {
 }
 
 pub(crate) fn run(args: AskArgs) -> Result<(), String> {
-    let params = generate_params(&args.sampling);
+    let params = generate_params(&args.sampling, !args.focus.raw);
     params.validate().map_err(|e| e.to_string())?;
     let processed = is_document_file(&args.document)?;
     let document = if processed { String::new() } else { read_text_file(&args.document)? };

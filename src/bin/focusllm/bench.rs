@@ -107,7 +107,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     // No stop string: a "\n" stop cut answers that begin with a newline to nothing; the
     // answer is judged by its first number, and --max-tokens bounds it.
     let sampling = SamplingArgs::greedy(args.max_tokens);
-    let params = generate_params(&sampling);
+    let params = generate_params(&sampling, false);
     let mut rows = Vec::new();
     let mut csv = args.csv.as_deref().map(|path| open_csv(path, CSV_HEADER)).transpose()?;
     for &length in &args.lengths {

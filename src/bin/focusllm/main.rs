@@ -144,9 +144,10 @@ pub(crate) struct SamplingArgs {
     #[arg(long)]
     stop: Vec<String>,
     /// Repetition penalty, 0..=10 (1 disables; above 1 discourages tokens seen in the last
-    /// --repeat-last-n tokens).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = float_in(0.0, 10.0))]
-    repeat_penalty: f32,
+    /// --repeat-last-n tokens) [default: 1.15 for chat (ask, generate --chat), which stops a
+    /// small model from repeating one sentence; 1 for raw generate]
+    #[arg(long, allow_negative_numbers = true, value_parser = float_in(0.0, 10.0))]
+    repeat_penalty: Option<f32>,
     /// How many recent tokens the penalties look at: -1 (the whole context) or 0..=1048576.
     #[arg(long, default_value_t = 64, allow_negative_numbers = true,
           value_parser = clap::value_parser!(i32).range(-1..=1_048_576))]
@@ -160,6 +161,10 @@ pub(crate) struct SamplingArgs {
     /// Add BIAS to token id TOKEN's logit (repeatable); BIAS is a number or -inf (ban).
     #[arg(long, value_name = "TOKEN=BIAS", value_parser = parse_logit_bias)]
     logit_bias: Vec<LogitBias>,
+    /// Let the penalties count the prompt's tokens too (llama.cpp's way); by default they
+    /// count the generated tokens only, so an answer may repeat the document's words.
+    #[arg(long)]
+    penalize_prompt: bool,
     /// Print the log-probability of each generated token and its N most likely
     /// alternatives to standard error, 0..=20.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=20))]
@@ -175,11 +180,12 @@ impl SamplingArgs {
             temperature: 0.0,
             seed: sampler.seed,
             stop: Vec::new(),
-            repeat_penalty: sampler.repeat_penalty,
+            repeat_penalty: Some(sampler.repeat_penalty),
             repeat_last_n: sampler.repeat_last_n,
             frequency_penalty: sampler.frequency_penalty,
             presence_penalty: sampler.presence_penalty,
             logit_bias: Vec::new(),
+            penalize_prompt: sampler.penalize_prompt,
             top_logprobs: 0,
         }
     }
@@ -329,19 +335,23 @@ fn usable_threads(threads: u32) -> u32 {
     cores
 }
 
-pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
+/// The generation parameters the options ask for; `chat` (a chat-formatted prompt) takes the
+/// chat preset's repetition penalty unless --repeat-penalty is given.
+pub(crate) fn generate_params(args: &SamplingArgs, chat: bool) -> GenerateParams {
+    let preset = if chat { SamplerParams::chat() } else { SamplerParams::default() };
     GenerateParams {
         max_tokens: args.max_tokens,
         stop: args.stop.clone(),
         sampler: SamplerParams {
             temperature: args.temperature,
             seed: args.seed,
-            repeat_penalty: args.repeat_penalty,
+            repeat_penalty: args.repeat_penalty.unwrap_or(preset.repeat_penalty),
             repeat_last_n: args.repeat_last_n,
             frequency_penalty: args.frequency_penalty,
             presence_penalty: args.presence_penalty,
             logit_bias: args.logit_bias.clone(),
-            ..Default::default()
+            penalize_prompt: args.penalize_prompt,
+            ..preset
         },
         render_special: false,
         top_logprobs: args.top_logprobs,
@@ -376,7 +386,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         (None, Some(prompt)) => prompt.clone(),
         (None, None) => return Err("give a prompt or --file".into()),
     };
-    let params = generate_params(&args.sampling);
+    let params = generate_params(&args.sampling, args.chat);
     params.validate().map_err(|e| e.to_string())?;
     let model = load_model(&args.model)?;
     let mut ctx = Context::new(model, &context_params(&args.model, args.ctx_size)?).map_err(|e| e.to_string())?;

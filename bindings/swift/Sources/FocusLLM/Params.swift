@@ -132,6 +132,9 @@ public struct GenerateParams: Sendable {
     /// Added to these tokens' logits before sampling: -.infinity bans a token, a large
     /// positive bias forces it. At most 1024 entries.
     public var logitBias: [LogitBias] = []
+    /// Let the penalties count the prompt's tokens too (llama.cpp's way); by default they count
+    /// generated tokens only, so an answer may repeat a document's words.
+    public var penalizePrompt: Bool = false
     /// In 0...20: each generated token's log-probability and its topLogprobs most likely
     /// alternatives arrive in `Piece.logprobs` (0: none).
     public var topLogprobs: UInt32 = 0
@@ -167,6 +170,7 @@ public struct GenerateParams: Sendable {
         c.frequency_penalty = frequencyPenalty
         c.presence_penalty = presencePenalty
         c.top_logprobs = topLogprobs
+        c.penalize_prompt = penalizePrompt
         // Every run passes its RunBox as user_data, which runLogprobsCallback reads.
         c.on_logprobs = topLogprobs > 0 ? runLogprobsCallback : nil
         let biases = logitBias.map { focusllm_logit_bias(token: $0.token, bias: $0.bias) }

@@ -135,7 +135,7 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
     let mut rows = Vec::new();
     for &family in &families {
         let sampling = SamplingArgs::greedy(family.answer_tokens());
-        let params = generate_params(&sampling);
+        let params = generate_params(&sampling, false);
         for &length in &args.lengths {
             let length = length as usize;
             for sample_index in
