@@ -402,12 +402,102 @@ typedef struct focusllm_session_params {
 } focusllm_session_params;
 
 /**
+ * A model's metadata, written by focusllm_model_get_info(). The caller sets struct_size =
+ * sizeof(focusllm_model_info); the library writes only that many bytes, on success only.
+ */
+typedef struct focusllm_model_info {
+    /**
+     * sizeof(focusllm_model_info) as compiled into the program, set by the caller.
+     */
+    size_t struct_size;
+    /**
+     * The context length the model was trained with (its native window).
+     */
+    uint32_t n_ctx_train;
+    /**
+     * Tokens in the vocabulary; valid ids are 0 .. n_vocab - 1.
+     */
+    uint32_t n_vocab;
+    /**
+     * Number of parameters.
+     */
+    uint64_t n_params;
+    /**
+     * Size of the weights in bytes.
+     */
+    uint64_t size_bytes;
+    uint32_t n_layer;
+    uint32_t n_embd;
+    /**
+     * The beginning- and end-of-sequence token ids, or -1 when the vocabulary has none.
+     */
+    int32_t bos;
+    int32_t eos;
+    /**
+     * Whether tokenizing with add_special adds BOS.
+     */
+    bool adds_bos;
+    /**
+     * Whether the model file carries a chat template.
+     */
+    bool has_chat_template;
+} focusllm_model_info;
+
+/**
  * A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
  */
 typedef struct focusllm_str {
     const char *ptr;
     size_t len;
 } focusllm_str;
+
+/**
+ * One message of a chat for focusllm_model_apply_chat_template(): a role ("system", "user",
+ * "assistant") and its content, both UTF-8.
+ */
+typedef struct focusllm_chat_message {
+    struct focusllm_str role;
+    struct focusllm_str content;
+} focusllm_chat_message;
+
+/**
+ * A bias added to one token's logit before sampling (see focusllm_generate_params.logit_bias).
+ */
+typedef struct focusllm_logit_bias {
+    /**
+     * A token id of the model's vocabulary (0 .. focusllm_model_n_vocab() - 1).
+     */
+    int32_t token;
+    /**
+     * Added to the token's logit: finite, or -INFINITY to ban the token.
+     */
+    float bias;
+} focusllm_logit_bias;
+
+/**
+ * One alternative at a generation step: a token and its log-probability.
+ */
+typedef struct focusllm_token_logprob {
+    int32_t token;
+    /**
+     * Natural log of the token's probability (<= 0).
+     */
+    float logprob;
+} focusllm_token_logprob;
+
+/**
+ * Receives the log-probabilities of one generated token, when params.top_logprobs > 0:
+ * `token`, its log-probability `logprob` (<= 0; from the model's distribution before logit
+ * bias, penalties and temperature), and the `n_top` most likely tokens at that step, most
+ * likely first (`top` is valid only during the callback). Called once per generated token,
+ * before the piece callback that carries the token, on the thread running the job, with
+ * the run's `user_data`. Return false to stop generating (as from the piece callback).
+ */
+typedef bool (*focusllm_logprobs_fn)(int32_t token,
+                                     float logprob,
+                                     const struct focusllm_token_logprob *top,
+                                     size_t n_top,
+                                     void *user_data);
 
 /**
  * What focusllm_session_run() generates. Fill it with focusllm_generate_default_params().
@@ -469,6 +559,37 @@ typedef struct focusllm_generate_params {
      * then only focusllm_session_cancel() and the callbacks stop it.
      */
     const struct focusllm_cancel_token *cancel;
+    /**
+     * Subtracted from a token's logit per occurrence in the last repeat_last_n tokens, in
+     * [-2, 2] (0 disables; default 0).
+     */
+    float frequency_penalty;
+    /**
+     * Subtracted once from the logit of every token in the last repeat_last_n tokens, in
+     * [-2, 2] (0 disables; default 0).
+     */
+    float presence_penalty;
+    /**
+     * `n_logit_bias` biases added to token logits before sampling (at most 1024; read during
+     * the call only). May be NULL when n_logit_bias is 0 (the default).
+     */
+    const struct focusllm_logit_bias *logit_bias;
+    size_t n_logit_bias;
+    /**
+     * How many most likely alternatives on_logprobs receives per token, 0..=20 (default 0:
+     * no log-probabilities).
+     */
+    uint32_t top_logprobs;
+    /**
+     * Called with each generated token's log-probabilities when top_logprobs > 0; NULL (the
+     * default) for none.
+     */
+    focusllm_logprobs_fn on_logprobs;
+    /**
+     * Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+     * generated ones (default false: an answer about a document may repeat its words).
+     */
+    bool penalize_prompt;
 } focusllm_generate_params;
 
 /**
@@ -753,6 +874,97 @@ focusllm_status focusllm_model_estimate_memory(const struct focusllm_model *mode
                                                const struct focusllm_session_params *params,
                                                uint32_t max_tokens,
                                                uint64_t *out_bytes);
+
+/**
+ * Writes the model's metadata to `*out_info`, whose struct_size the caller sets. `model` and
+ * `out_info` must not be NULL.
+ */
+focusllm_status focusllm_model_get_info(const struct focusllm_model *model,
+                                        struct focusllm_model_info *out_info);
+
+/**
+ * Copies the GGUF architecture name ("llama", "gemma3"; "" when the file names none) into
+ * `buffer`, snprintf style: at most buffer_len - 1 bytes (cut at a character boundary) and a
+ * NUL; `buffer` may be NULL when `buffer_len` is 0. Writes the full length in bytes
+ * (without the NUL) to `*out_len`, which must not be NULL: when it is >= buffer_len, call
+ * again with a buffer of *out_len + 1 bytes.
+ */
+focusllm_status focusllm_model_architecture(const struct focusllm_model *model,
+                                            char *buffer,
+                                            size_t buffer_len,
+                                            size_t *out_len);
+
+/**
+ * Copies the model's chat template (its Jinja source from the GGUF file) into `buffer`, with
+ * the rules of focusllm_model_architecture(). A model without one gives
+ * FOCUSLLM_STATUS_CHAT_TEMPLATE (focusllm_model_get_info() says beforehand).
+ */
+focusllm_status focusllm_model_chat_template(const struct focusllm_model *model,
+                                             char *buffer,
+                                             size_t buffer_len,
+                                             size_t *out_len);
+
+/**
+ * Tokenizes `text` (`text_len` bytes of UTF-8, no NUL needed). `add_special` adds BOS/EOS
+ * as the model wants; `parse_special` turns text such as "<|im_start|>" into its control
+ * token (leave it false for text from users). Writes the token count to `*out_n_tokens`
+ * (must not be NULL) and, when `capacity` is at least that count, the tokens to
+ * `out_tokens`; with a smaller capacity nothing is written to `out_tokens` (which may then
+ * be NULL): call again with *out_n_tokens entries. Empty text gives 0 tokens (or just BOS).
+ */
+focusllm_status focusllm_model_tokenize(const struct focusllm_model *model,
+                                        const char *text,
+                                        size_t text_len,
+                                        bool add_special,
+                                        bool parse_special,
+                                        int32_t *out_tokens,
+                                        size_t capacity,
+                                        size_t *out_n_tokens);
+
+/**
+ * How many tokens `text` becomes with these flags (see focusllm_model_tokenize()): what it
+ * costs of the window. Writes the count to `*out_n_tokens` (must not be NULL).
+ */
+focusllm_status focusllm_model_count_tokens(const struct focusllm_model *model,
+                                            const char *text,
+                                            size_t text_len,
+                                            bool add_special,
+                                            bool parse_special,
+                                            size_t *out_n_tokens);
+
+/**
+ * The text of `n_tokens` token ids at `tokens` (NULL allowed when n_tokens is 0), copied into
+ * `buffer` with the rules of focusllm_model_architecture(); the full length goes to
+ * `*out_len`. `render_special` writes control tokens ("<|im_end|>") as their text instead of
+ * dropping them. Bytes that do not form UTF-8 become U+FFFD. An id outside the vocabulary
+ * gives FOCUSLLM_STATUS_INVALID_INPUT naming it.
+ */
+focusllm_status focusllm_model_detokenize(const struct focusllm_model *model,
+                                          const int32_t *tokens,
+                                          size_t n_tokens,
+                                          bool render_special,
+                                          char *buffer,
+                                          size_t buffer_len,
+                                          size_t *out_len);
+
+/**
+ * Formats `n_messages` messages with the model's own chat template (llama.cpp's template
+ * engine), ending with the opener of the assistant's turn when `add_assistant` is true, into
+ * `buffer` with the rules of focusllm_model_architecture(); the full length goes to
+ * `*out_len`. The text holds the template's control tokens as text: tokenize it with
+ * parse_special to run it, and note that control-token text inside the messages then
+ * becomes control tokens too (focusllm_session_run() with job.chat keeps messages as data).
+ * A model without a template, or one llama.cpp does not know, gives
+ * FOCUSLLM_STATUS_CHAT_TEMPLATE; no messages, or a role or content with a NUL byte, gives
+ * FOCUSLLM_STATUS_INVALID_INPUT.
+ */
+focusllm_status focusllm_model_apply_chat_template(const struct focusllm_model *model,
+                                                   const struct focusllm_chat_message *messages,
+                                                   size_t n_messages,
+                                                   bool add_assistant,
+                                                   char *buffer,
+                                                   size_t buffer_len,
+                                                   size_t *out_len);
 
 /**
  * Writes the default session parameters into `params`; `struct_size` must be

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace focusllm {
 
@@ -54,6 +55,23 @@ private:
 using PieceFn = std::function<bool(std::string_view piece)>;
 /// Receives prefill progress in input tokens; return false to cancel the call.
 using ProgressFn = std::function<bool(std::size_t done, std::size_t total)>;
+
+/// The log-probability of one generated token and the most likely alternatives at that step
+/// (params.top_logprobs of them, most likely first).
+struct TokenLogprobs {
+    int32_t token;
+    float logprob;
+    std::vector<focusllm_token_logprob> top;
+};
+/// Receives each generated token's log-probabilities (when params.top_logprobs > 0), before
+/// the piece that carries the token; return false to stop generating.
+using LogprobsFn = std::function<bool(const TokenLogprobs &)>;
+
+/// One message of a chat for Model::apply_chat_template.
+struct ChatMessage {
+    std::string_view role;
+    std::string_view content;
+};
 
 namespace detail {
 
@@ -80,11 +98,43 @@ struct DocumentDelete {
     void operator()(focusllm_document *document) const noexcept { focusllm_document_free(document); }
 };
 
+/// Copies a snprintf-style text out of the library: `call(buffer, size, &full_length)`.
+template <typename Call>
+std::string read_text(Call call) {
+    std::size_t length = 0;
+    check(call(nullptr, 0, &length));
+    std::string text(length + 1, '\0');
+    check(call(text.data(), text.size(), &length));
+    text.resize(length < text.size() ? length : text.size() - 1);
+    return text;
+}
+
 /// The callbacks of one call, and the first exception one of them threw.
 struct Callbacks {
     const PieceFn *on_piece;
     const ProgressFn *on_progress;
     std::exception_ptr error;
+    const LogprobsFn *on_logprobs = nullptr;
+
+    static bool logprobs(int32_t token, float logprob, const focusllm_token_logprob *top, std::size_t n_top,
+                         void *user_data) noexcept {
+        auto *self = static_cast<Callbacks *>(user_data);
+        try {
+            TokenLogprobs entry{token, logprob, std::vector<focusllm_token_logprob>(top, top + n_top)};
+            return (*self->on_logprobs)(entry);
+        } catch (...) {
+            self->error = std::current_exception();
+            return false;
+        }
+    }
+
+    /// `params` with on_logprobs routed to this object's LogprobsFn (the library passes the
+    /// call's user_data, which is this object, to every callback).
+    focusllm_generate_params with_logprobs(const focusllm_generate_params &params) const {
+        focusllm_generate_params copy = params;
+        copy.on_logprobs = on_logprobs && *on_logprobs ? &Callbacks::logprobs : nullptr;
+        return copy;
+    }
 
     static bool piece(const char *text, std::size_t len, const int32_t *, std::size_t, void *user_data) noexcept {
         auto *self = static_cast<Callbacks *>(user_data);
@@ -167,6 +217,60 @@ public:
 
     /// The window the model was trained with, in tokens.
     uint32_t n_ctx_train() const { return focusllm_model_n_ctx_train(get()); }
+
+    /// The tokens of `text`: `add_special` adds BOS/EOS as the model wants, `parse_special`
+    /// turns control-token text ("<|im_start|>") into control tokens (false for users' text).
+    std::vector<int32_t> tokenize(std::string_view text, bool add_special = false,
+                                  bool parse_special = false) const {
+        std::size_t count = 0;
+        detail::check(focusllm_model_tokenize(get(), text.data(), text.size(), add_special, parse_special, nullptr,
+                                              0, &count));
+        std::vector<int32_t> tokens(count);
+        detail::check(focusllm_model_tokenize(get(), text.data(), text.size(), add_special, parse_special,
+                                              tokens.data(), tokens.size(), &count));
+        tokens.resize(count);
+        return tokens;
+    }
+    /// How many tokens `text` becomes (see tokenize).
+    std::size_t count_tokens(std::string_view text, bool add_special = false, bool parse_special = false) const {
+        std::size_t count = 0;
+        detail::check(
+            focusllm_model_count_tokens(get(), text.data(), text.size(), add_special, parse_special, &count));
+        return count;
+    }
+    /// The text of `tokens`; `render_special` writes control tokens as their text.
+    std::string detokenize(const std::vector<int32_t> &tokens, bool render_special = false) const {
+        return detail::read_text([&](char *buffer, std::size_t size, std::size_t *length) {
+            return focusllm_model_detokenize(get(), tokens.data(), tokens.size(), render_special, buffer, size,
+                                             length);
+        });
+    }
+    /// `messages` formatted with the model's own chat template, ending with the assistant's
+    /// opener when `add_assistant` (see focusllm_model_apply_chat_template).
+    std::string apply_chat_template(const std::vector<ChatMessage> &messages, bool add_assistant = true) const {
+        std::vector<focusllm_chat_message> raw;
+        raw.reserve(messages.size());
+        for (const ChatMessage &m : messages) {
+            raw.push_back({{m.role.data(), m.role.size()}, {m.content.data(), m.content.size()}});
+        }
+        return detail::read_text([&](char *buffer, std::size_t size, std::size_t *length) {
+            return focusllm_model_apply_chat_template(get(), raw.data(), raw.size(), add_assistant, buffer, size,
+                                                      length);
+        });
+    }
+    /// The model's metadata (window, vocabulary, BOS/EOS, parameters, chat template presence).
+    focusllm_model_info info() const {
+        focusllm_model_info info{};
+        info.struct_size = sizeof info;
+        detail::check(focusllm_model_get_info(get(), &info));
+        return info;
+    }
+    /// The GGUF architecture name ("llama").
+    std::string architecture() const {
+        return detail::read_text([&](char *buffer, std::size_t size, std::size_t *length) {
+            return focusllm_model_architecture(get(), buffer, size, length);
+        });
+    }
     /// llama.cpp's one-line description ("llama 135M Q4_1").
     std::string description() const {
         std::string text(focusllm_model_description(get(), nullptr, 0) + 1, '\0');
@@ -245,15 +349,18 @@ public:
         return run(job, on_piece, params, {});
     }
 
-    /// Runs a job as focusllm_session_run() does.
+    /// Runs a job as focusllm_session_run() does. `on_logprobs` receives each token's
+    /// log-probabilities when params.top_logprobs > 0 (params.on_logprobs is not used: the
+    /// wrapper routes the C callback to `on_logprobs`).
     focusllm_result run(const focusllm_job &job, const PieceFn &on_piece,
                         const focusllm_generate_params &params = default_generate_params(),
-                        const ProgressFn &on_progress = {}) {
-        detail::Callbacks callbacks{&on_piece, &on_progress, nullptr};
+                        const ProgressFn &on_progress = {}, const LogprobsFn &on_logprobs = {}) {
+        detail::Callbacks callbacks{&on_piece, &on_progress, nullptr, &on_logprobs};
+        focusllm_generate_params run_params = callbacks.with_logprobs(params);
         focusllm_result result{};
         result.struct_size = sizeof result;
-        int32_t status = focusllm_session_run(get(), &job, &params, callbacks.piece_fn(), callbacks.progress_fn(),
-                                              &callbacks, &result);
+        int32_t status = focusllm_session_run(get(), &job, &run_params, callbacks.piece_fn(),
+                                              callbacks.progress_fn(), &callbacks, &result);
         callbacks.finish(status);
         return result;
     }
@@ -274,9 +381,10 @@ public:
                         const focusllm_generate_params &params = default_generate_params(),
                         const ProgressFn &on_progress = {}) {
         detail::Callbacks callbacks{&on_piece, &on_progress, nullptr};
+        focusllm_generate_params run_params = callbacks.with_logprobs(params);
         focusllm_result result{};
         result.struct_size = sizeof result;
-        int32_t status = focusllm_document_ask(get(), document.get(), question.data(), question.size(), &params,
+        int32_t status = focusllm_document_ask(get(), document.get(), question.data(), question.size(), &run_params,
                                                callbacks.piece_fn(), callbacks.progress_fn(), &callbacks, &result);
         callbacks.finish(status);
         return result;

@@ -7,6 +7,8 @@ use std::time::Instant;
 use crate::chat::chat_tokens;
 use crate::error::{Error, Result};
 use crate::llama::{Batch, ChatMessage, Context, Model, Sampler, Token};
+use crate::logprobs::token_logprobs;
+pub use crate::logprobs::{TokenLogprobs, TopLogprob};
 use crate::params::GenerateParams;
 use crate::stream::{StopMatcher, Utf8Assembler};
 
@@ -81,13 +83,52 @@ pub struct Generation {
     /// Wall time of prompt processing and of generation, in seconds.
     pub prompt_seconds: f64,
     pub generate_seconds: f64,
+    /// One entry per generated token (as `tokens`) when [`GenerateParams::top_logprobs`] > 0,
+    /// else empty.
+    pub logprobs: Vec<TokenLogprobs>,
 }
 
 /// Callbacks of a generation: streamed pieces (whole UTF-8 characters plus the token ids that
 /// produced them; return false to stop) and prompt progress (return false to cancel).
+/// [`Observer::with_logprobs`] adds a third, for log-probabilities.
 pub struct Observer<'a> {
     pub on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
     pub on_progress: &'a mut dyn FnMut(Progress) -> bool,
+}
+
+/// Receives the log-probabilities of each generated token; return false to stop.
+pub type LogprobsCallback<'a> = &'a mut dyn FnMut(&TokenLogprobs) -> bool;
+
+impl<'a> Observer<'a> {
+    /// These callbacks plus `on_logprobs`, called for each generated token (when
+    /// [`GenerateParams::top_logprobs`] > 0) before the piece that carries the token.
+    pub fn with_logprobs(self, on_logprobs: LogprobsCallback<'a>) -> Callbacks<'a> {
+        Callbacks { on_piece: self.on_piece, on_progress: self.on_progress, on_logprobs: Some(on_logprobs) }
+    }
+}
+
+/// Every callback of a generation: an [`Observer`]'s two and an optional one for
+/// log-probabilities. Functions that generate take `impl Into<Callbacks>`, so an `Observer`
+/// serves wherever no log-probabilities are wanted.
+pub struct Callbacks<'a> {
+    pub on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
+    pub on_progress: &'a mut dyn FnMut(Progress) -> bool,
+    pub on_logprobs: Option<LogprobsCallback<'a>>,
+}
+
+/// Reborrows an optional callback for a shorter lifetime (a coercion Rust does by itself for
+/// a plain `&mut dyn`, but not inside an `Option`).
+pub(crate) fn reborrow<'s, 'l: 's>(callback: &'s mut Option<LogprobsCallback<'l>>) -> Option<LogprobsCallback<'s>> {
+    match callback {
+        Some(callback) => Some(&mut **callback),
+        None => None,
+    }
+}
+
+impl<'a> From<Observer<'a>> for Callbacks<'a> {
+    fn from(observer: Observer<'a>) -> Self {
+        Callbacks { on_piece: observer.on_piece, on_progress: observer.on_progress, on_logprobs: None }
+    }
 }
 
 /// Decodes `tokens` into sequence `seq` starting at position `start`, in batches of
@@ -119,12 +160,13 @@ pub(crate) fn decode_sequence(
 }
 
 /// Generates from `prompt` in sequence 0 of `ctx`, whose memory is cleared first.
-pub fn generate(
+pub fn generate<'a>(
     ctx: &mut Context,
     prompt: &Prompt,
     params: &GenerateParams,
-    observer: Observer<'_>,
+    callbacks: impl Into<Callbacks<'a>>,
 ) -> Result<Generation> {
+    let mut observer = callbacks.into();
     params.validate()?;
     let model = ctx.model().clone();
     let tokens = prompt.tokenize(&model)?;
@@ -147,6 +189,7 @@ pub fn generate(
         Continuation { row, n_past: tokens.len(), history: &tokens },
         params,
         observer.on_piece,
+        reborrow(&mut observer.on_logprobs),
     )?;
     generation.prompt_tokens = tokens.len();
     generation.prompt_seconds = prompt_seconds;
@@ -154,7 +197,7 @@ pub fn generate(
 }
 
 /// Where generation picks up: the batch row whose logits give the first token, the next free
-/// position of sequence 0, and the tokens seen so far (for the repetition penalty).
+/// position of sequence 0, and the tokens seen so far (for penalties that count the prompt).
 pub(crate) struct Continuation<'a> {
     pub row: usize,
     pub n_past: usize,
@@ -169,22 +212,24 @@ pub(crate) fn continue_generation(
     start: Continuation<'_>,
     params: &GenerateParams,
     on_piece: &mut dyn FnMut(&str, &[Token]) -> bool,
+    mut on_logprobs: Option<LogprobsCallback<'_>>,
 ) -> Result<Generation> {
     let model = ctx.model().clone();
     let room = ctx.n_ctx_seq() as usize;
-    let mut sampler = Sampler::new(&params.sampler, model.n_vocab())?;
-    if params.sampler.repeat_penalty != 1.0 {
+    let mut sampler = Sampler::new(&params.sampler, model.n_vocab(), ctx.n_ctx_seq())?;
+    if params.sampler.penalizes() && params.sampler.penalize_prompt {
         start.history.iter().for_each(|&t| sampler.accept(t));
     }
     let mut batch = Batch::new(1, 1)?;
-    let mut answer = Answering::new(model, params, on_piece);
+    let mut answer = Answering::new(model, params, on_piece, reborrow(&mut on_logprobs));
     let (mut row, mut n_past) = (start.row, start.n_past);
     let finish = loop {
         if ctx.cancel_handle().is_cancelled() {
             return Err(Error::Cancelled);
         }
         let token = sampler.sample(ctx, row)?;
-        if let Some(reason) = answer.accept(token)? {
+        let logits = if answer.wants_logits() { Some(ctx.logits(row)?) } else { None };
+        if let Some(reason) = answer.accept(token, logits)? {
             break reason;
         }
         if n_past >= room {
@@ -205,6 +250,8 @@ pub(crate) struct Answering<'a> {
     params: &'a GenerateParams,
     out: StreamOut<'a>,
     tokens: Vec<Token>,
+    logprobs: Vec<TokenLogprobs>,
+    on_logprobs: Option<LogprobsCallback<'a>>,
     started: Instant,
 }
 
@@ -213,22 +260,39 @@ impl<'a> Answering<'a> {
         model: Arc<Model>,
         params: &'a GenerateParams,
         on_piece: &'a mut dyn FnMut(&str, &[Token]) -> bool,
+        on_logprobs: Option<LogprobsCallback<'a>>,
     ) -> Self {
         Answering {
             model,
             params,
             out: StreamOut::new(&params.stop, on_piece),
             tokens: Vec::new(),
+            logprobs: Vec::new(),
+            on_logprobs,
             started: Instant::now(),
         }
     }
 
-    /// Takes a sampled token; `Some(reason)` when generation ends with it.
-    pub fn accept(&mut self, token: Token) -> Result<Option<FinishReason>> {
+    /// Whether [`Answering::accept`] needs the logits each token was sampled from.
+    pub fn wants_logits(&self) -> bool {
+        self.params.top_logprobs > 0
+    }
+
+    /// Takes a sampled token and, when log-probabilities are asked for, the logits it was
+    /// sampled from; `Some(reason)` when generation ends with it.
+    pub fn accept(&mut self, token: Token, logits: Option<&[f32]>) -> Result<Option<FinishReason>> {
         if self.model.is_eog(token) {
             return Ok(Some(FinishReason::EndOfGeneration));
         }
         self.tokens.push(token);
+        if let Some(logits) = logits.filter(|_| self.wants_logits()) {
+            let entry = token_logprobs(logits, token, self.params.top_logprobs as usize);
+            let keep_going = self.on_logprobs.as_mut().is_none_or(|callback| callback(&entry));
+            self.logprobs.push(entry);
+            if !keep_going {
+                return Ok(Some(FinishReason::CallerStopped));
+            }
+        }
         let piece = self.model.token_to_piece(token, self.params.render_special)?;
         if let Some(reason) = self.out.push_token(token, &piece) {
             return Ok(Some(reason));
@@ -246,6 +310,7 @@ impl<'a> Answering<'a> {
             finish,
             prompt_seconds: 0.0,
             generate_seconds: self.started.elapsed().as_secs_f64(),
+            logprobs: self.logprobs,
         }
     }
 }

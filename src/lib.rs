@@ -38,6 +38,7 @@ mod error;
 mod focus;
 mod generate;
 mod llama;
+mod logprobs;
 pub mod params;
 mod plan;
 mod stream;
@@ -53,10 +54,14 @@ pub use focus::{
     Answer, AskStats, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, Session,
     StoreCounts,
 };
-pub use generate::{FinishReason, Generation, Observer, Progress, Prompt, generate};
-pub use llama::{CancelHandle, ChatMessage, Context, LogLevel, LogSink, Model, Token, set_log_sink};
+pub use generate::{
+    Callbacks, FinishReason, Generation, LogprobsCallback, Observer, Progress, Prompt, TokenLogprobs, TopLogprob,
+    generate,
+};
+pub use llama::{CancelHandle, ChatMessage, Context, LogLevel, LogSink, Model, ModelInfo, Token, set_log_sink};
 pub use params::{
-    ContextParams, FlashAttention, FocusParams, GenerateParams, ModelParams, SamplerParams, SessionParams, Strategy,
+    ContextParams, FlashAttention, FocusParams, GenerateParams, LogitBias, ModelParams, SamplerParams, SessionParams,
+    Strategy,
 };
 pub use stream::Utf8Assembler;
 

@@ -143,10 +143,42 @@ pub struct SamplerParams {
     pub min_p: f32,
     /// 1.0 disables the repetition penalty.
     pub repeat_penalty: f32,
-    /// How many recent tokens the penalty looks at (-1 = the whole context).
+    /// How many recent tokens the penalties look at (-1 = the whole context).
     pub repeat_last_n: i32,
+    /// Subtracted from a token's logit once per time it occurs in the last `repeat_last_n`
+    /// tokens (OpenAI's `frequency_penalty`); in -2..=2, 0 disables.
+    pub frequency_penalty: f32,
+    /// Subtracted once from the logit of every token that occurs in the last `repeat_last_n`
+    /// tokens (OpenAI's `presence_penalty`); in -2..=2, 0 disables.
+    pub presence_penalty: f32,
+    /// Added to the logits of these tokens before anything else samples: a large negative
+    /// bias (or `f32::NEG_INFINITY`) bans a token, a large positive one forces it.
+    pub logit_bias: Vec<LogitBias>,
+    /// Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+    /// generated ones (OpenAI's; the default): an answer about a document must stay free to
+    /// repeat the document's words, a name above all.
+    pub penalize_prompt: bool,
     pub seed: u32,
 }
+
+/// A bias added to one token's logit (see [`SamplerParams::logit_bias`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogitBias {
+    pub token: i32,
+    pub bias: f32,
+}
+
+/// The repetition penalty of [`SamplerParams::chat`]: mild enough to leave a short answer as
+/// greedy gives it, strong enough that the default model stops repeating one sentence until
+/// `max_tokens` (measured on the README's GPL question: 1.0 loops the same sentence, 1.1 and
+/// 1.15 do not). It counts generated tokens only (`penalize_prompt` false).
+pub const CHAT_REPEAT_PENALTY: f32 = 1.15;
+/// The largest |frequency_penalty| and |presence_penalty| (OpenAI's range).
+pub const MAX_TOKEN_PENALTY: f32 = 2.0;
+/// The most entries a logit-bias list may have.
+pub const MAX_LOGIT_BIAS: usize = 1024;
+/// The most alternatives `top_logprobs` may ask for per generated token.
+pub const MAX_TOP_LOGPROBS: u32 = 20;
 
 impl Default for SamplerParams {
     /// Greedy: the reproducible choice for retrieval and for tests.
@@ -158,12 +190,24 @@ impl Default for SamplerParams {
             min_p: 0.05,
             repeat_penalty: 1.0,
             repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            logit_bias: Vec::new(),
+            penalize_prompt: false,
             seed: 42,
         }
     }
 }
 
 impl SamplerParams {
+    /// Greedy with a mild repetition penalty ([`CHAT_REPEAT_PENALTY`] over the last 64
+    /// tokens): the preset the command line uses for chat (`ask`, `generate --chat`), where
+    /// a small model otherwise tends to repeat one sentence until `max_tokens`. Still
+    /// reproducible; the library's own default stays plain greedy.
+    pub fn chat() -> SamplerParams {
+        SamplerParams { repeat_penalty: CHAT_REPEAT_PENALTY, ..SamplerParams::default() }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::invalid_param(msg));
         if !self.temperature.is_finite() {
@@ -184,7 +228,52 @@ impl SamplerParams {
         if self.repeat_last_n < -1 {
             return bad(format!("repeat_last_n must be >= -1, got {}", self.repeat_last_n));
         }
+        for (name, value) in
+            [("frequency_penalty", self.frequency_penalty), ("presence_penalty", self.presence_penalty)]
+        {
+            if !(value.is_finite() && value.abs() <= MAX_TOKEN_PENALTY) {
+                return bad(format!("{name} must be in -{MAX_TOKEN_PENALTY}..={MAX_TOKEN_PENALTY}, got {value}"));
+            }
+        }
+        if self.logit_bias.len() > MAX_LOGIT_BIAS {
+            return bad(format!(
+                "logit_bias has {} entries; at most {MAX_LOGIT_BIAS} are allowed",
+                self.logit_bias.len()
+            ));
+        }
+        for (i, entry) in self.logit_bias.iter().enumerate() {
+            if entry.token < 0 {
+                return bad(format!(
+                    "logit_bias[{i}] names token {}, which is not a token id (ids are >= 0)",
+                    entry.token
+                ));
+            }
+            // -inf is the usual way to ban a token; NaN and +inf have no meaning.
+            if entry.bias.is_nan() || entry.bias == f32::INFINITY {
+                return bad(format!(
+                    "logit_bias[{i}] for token {} must be a finite number or -inf, got {}",
+                    entry.token, entry.bias
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Refuses logit-bias entries for tokens outside a vocabulary of `n_vocab` tokens.
+    pub fn check_vocab(&self, n_vocab: usize) -> Result<()> {
+        match self.logit_bias.iter().enumerate().find(|(_, e)| usize::try_from(e.token).map_or(true, |t| t >= n_vocab))
+        {
+            Some((i, entry)) => Err(Error::invalid_param(format!(
+                "logit_bias[{i}] names token {}, outside the model's vocabulary 0..{n_vocab}",
+                entry.token
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether any penalty looks at earlier tokens (so the history must be fed to the sampler).
+    pub fn penalizes(&self) -> bool {
+        self.repeat_penalty != 1.0 || self.frequency_penalty != 0.0 || self.presence_penalty != 0.0
     }
 }
 
@@ -198,11 +287,20 @@ pub struct GenerateParams {
     pub sampler: SamplerParams,
     /// Render control tokens (`<|im_end|>`) as text in the output instead of dropping them.
     pub render_special: bool,
+    /// How many of the most likely alternatives to report with each generated token's
+    /// log-probability (0 = no log-probabilities; at most [`MAX_TOP_LOGPROBS`]).
+    pub top_logprobs: u32,
 }
 
 impl Default for GenerateParams {
     fn default() -> Self {
-        GenerateParams { max_tokens: 256, stop: Vec::new(), sampler: SamplerParams::default(), render_special: false }
+        GenerateParams {
+            max_tokens: 256,
+            stop: Vec::new(),
+            sampler: SamplerParams::default(),
+            render_special: false,
+            top_logprobs: 0,
+        }
     }
 }
 
@@ -213,6 +311,12 @@ impl GenerateParams {
         }
         if self.stop.iter().any(String::is_empty) {
             return Err(Error::invalid_param("a stop string must not be empty"));
+        }
+        if self.top_logprobs > MAX_TOP_LOGPROBS {
+            return Err(Error::invalid_param(format!(
+                "top_logprobs must be in 0..={MAX_TOP_LOGPROBS}, got {}",
+                self.top_logprobs
+            )));
         }
         self.sampler.validate()
     }
@@ -376,10 +480,34 @@ mod tests {
         assert!(message(SamplerParams { top_p: 0.0, ..s.clone() }.validate()).contains("top_p"));
         assert!(message(SamplerParams { top_k: -1, ..s.clone() }.validate()).contains("top_k"));
         assert!(message(SamplerParams { min_p: 2.0, ..s.clone() }.validate()).contains("min_p"));
-        assert!(message(SamplerParams { repeat_penalty: 0.0, ..s }.validate()).contains("repeat_penalty"));
+        assert!(message(SamplerParams { repeat_penalty: 0.0, ..s.clone() }.validate()).contains("repeat_penalty"));
+        assert!(
+            message(SamplerParams { frequency_penalty: f32::NAN, ..s.clone() }.validate())
+                .contains("frequency_penalty must be in -2..=2, got NaN")
+        );
+        assert!(
+            message(SamplerParams { presence_penalty: -2.5, ..s.clone() }.validate())
+                .contains("presence_penalty must be in -2..=2, got -2.5")
+        );
+        let bias = |token, bias| SamplerParams { logit_bias: vec![LogitBias { token, bias }], ..s.clone() };
+        assert!(message(bias(-3, 1.0).validate()).contains("logit_bias[0] names token -3"));
+        assert!(message(bias(5, f32::NAN).validate()).contains("logit_bias[0] for token 5 must be a finite number"));
+        assert!(message(bias(5, f32::INFINITY).validate()).contains("got inf"));
+        bias(5, f32::NEG_INFINITY).validate().unwrap();
+        assert!(
+            message(bias(100, 1.0).check_vocab(100))
+                .contains("logit_bias[0] names token 100, outside the model's vocabulary 0..100")
+        );
+        bias(99, 1.0).check_vocab(100).unwrap();
+        assert!(!s.penalizes());
+        assert!(SamplerParams { presence_penalty: 0.5, ..s }.penalizes());
         let g = GenerateParams::default();
         assert!(message(GenerateParams { max_tokens: 0, ..g.clone() }.validate()).contains("max_tokens"));
-        assert!(message(GenerateParams { stop: vec![String::new()], ..g }.validate()).contains("stop string"));
+        assert!(message(GenerateParams { stop: vec![String::new()], ..g.clone() }.validate()).contains("stop string"));
+        assert!(
+            message(GenerateParams { top_logprobs: 21, ..g }.validate())
+                .contains("top_logprobs must be in 0..=20, got 21")
+        );
         assert!(
             message(ModelParams { n_gpu_layers: -2, ..ModelParams::default() }.validate()).contains("n_gpu_layers")
         );

@@ -24,7 +24,8 @@ func focusllmGoPiece(text *C.char, length C.size_t, tokens *C.int32_t, nTokens C
 	if st.panicked {
 		return false
 	}
-	piece := Piece{Text: C.GoStringN(text, C.int(length))}
+	piece := Piece{Text: C.GoStringN(text, C.int(length)), Logprobs: st.logprobs}
+	st.logprobs = nil
 	if nTokens > 0 {
 		piece.Tokens = make([]int32, int(nTokens))
 		copy(piece.Tokens, unsafe.Slice((*int32)(unsafe.Pointer(tokens)), int(nTokens)))
@@ -45,6 +46,21 @@ func (st *runState) callPiece(piece Piece) (keepGoing bool) {
 		}
 	}()
 	return st.onPiece(piece)
+}
+
+//export focusllmGoLogprobs
+func focusllmGoLogprobs(token C.int32_t, logprob C.float, top unsafe.Pointer, nTop C.size_t, handle C.uintptr_t) C.bool {
+	st := cgo.Handle(handle).Value().(*runState)
+	if st.panicked {
+		return false
+	}
+	entry := TokenLogprobs{Token: int32(token), Logprob: float32(logprob), Top: make([]TopLogprob, int(nTop))}
+	if nTop > 0 {
+		// focusllm_token_logprob is {int32_t token; float logprob;}: the layout of TopLogprob.
+		copy(entry.Top, unsafe.Slice((*TopLogprob)(top), int(nTop)))
+	}
+	st.logprobs = append(st.logprobs, entry)
+	return true
 }
 
 //export focusllmGoProgress

@@ -98,6 +98,27 @@ type GenerateParams struct {
 	Stop []string
 	// RenderSpecial renders control tokens ("<|im_end|>") as text instead of dropping them.
 	RenderSpecial bool
+	// FrequencyPenalty is subtracted from a token's logit per occurrence in the last
+	// RepeatLastN tokens, in [-2, 2] (0 disables).
+	FrequencyPenalty float32
+	// PresencePenalty is subtracted once from every token in the last RepeatLastN tokens, in
+	// [-2, 2] (0 disables).
+	PresencePenalty float32
+	// LogitBias is added to these tokens' logits before sampling: math.Inf(-1) bans a token,
+	// a large positive bias forces it. At most 1024 entries.
+	LogitBias []LogitBias
+	// PenalizePrompt lets the penalties count the prompt's tokens too (llama.cpp's way); by
+	// default they count generated tokens only, so an answer may repeat a document's words.
+	PenalizePrompt bool
+	// TopLogprobs, in 0..=20, asks for each generated token's log-probability and its
+	// TopLogprobs most likely alternatives, delivered in Piece.Logprobs (0: none).
+	TopLogprobs uint32
+}
+
+// LogitBias is a bias added to one token's logit.
+type LogitBias struct {
+	Token int32
+	Bias  float32
 }
 
 // DefaultModelParams returns the library's default model parameters.
@@ -144,6 +165,11 @@ func DefaultGenerateParams() GenerateParams {
 		RepeatLastN:   int32(c.repeat_last_n),
 		Seed:          uint32(c.seed),
 		RenderSpecial: bool(c.render_special),
+		// The penalties and TopLogprobs default to 0 and LogitBias to none (focusllm.h).
+		FrequencyPenalty: float32(c.frequency_penalty),
+		PresencePenalty:  float32(c.presence_penalty),
+		TopLogprobs:      uint32(c.top_logprobs),
+		PenalizePrompt:   bool(c.penalize_prompt),
 	}
 }
 
@@ -200,11 +226,14 @@ func (p *SessionParams) toC(c *C.focusllm_session_params) error {
 type cStops struct {
 	array unsafe.Pointer
 	bytes unsafe.Pointer
+	// biases is the focusllm_logit_bias array (C memory, like the stop strings).
+	biases unsafe.Pointer
 }
 
 func (s cStops) free() {
 	C.free(s.array)
 	C.free(s.bytes)
+	C.free(s.biases)
 }
 
 // toC fills c with the defaults and then p's values. The stop strings are copied into C
@@ -226,16 +255,34 @@ func (p *GenerateParams) toC(c *C.focusllm_generate_params) (cStops, error) {
 	c.repeat_last_n = C.int32_t(p.RepeatLastN)
 	c.seed = C.uint32_t(p.Seed)
 	c.render_special = C.bool(p.RenderSpecial)
+	c.frequency_penalty = C.float(p.FrequencyPenalty)
+	c.presence_penalty = C.float(p.PresencePenalty)
+	c.top_logprobs = C.uint32_t(p.TopLogprobs)
+	c.penalize_prompt = C.bool(p.PenalizePrompt)
+	var biases unsafe.Pointer
+	if len(p.LogitBias) > 0 {
+		biases = C.malloc(C.size_t(len(p.LogitBias)) * C.size_t(unsafe.Sizeof(C.focusllm_logit_bias{})))
+		if biases == nil {
+			return cStops{}, &Error{Status: StatusInternal, Message: "out of memory copying the logit biases"}
+		}
+		array := unsafe.Slice((*C.focusllm_logit_bias)(biases), len(p.LogitBias))
+		for i, b := range p.LogitBias {
+			array[i] = C.focusllm_logit_bias{token: C.int32_t(b.Token), bias: C.float(b.Bias)}
+		}
+		c.logit_bias = (*C.focusllm_logit_bias)(biases)
+		c.n_logit_bias = C.size_t(len(p.LogitBias))
+	}
 	if len(p.Stop) == 0 {
-		return cStops{}, nil
+		return cStops{biases: biases}, nil
 	}
 	total := 1
 	for _, s := range p.Stop {
 		total += len(s)
 	}
 	stops := cStops{
-		array: C.malloc(C.size_t(len(p.Stop)) * C.size_t(unsafe.Sizeof(C.focusllm_str{}))),
-		bytes: C.malloc(C.size_t(total)),
+		array:  C.malloc(C.size_t(len(p.Stop)) * C.size_t(unsafe.Sizeof(C.focusllm_str{}))),
+		bytes:  C.malloc(C.size_t(total)),
+		biases: biases,
 	}
 	if stops.array == nil || stops.bytes == nil {
 		stops.free()

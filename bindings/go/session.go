@@ -109,6 +109,24 @@ type Job struct {
 type Piece struct {
 	Text   string
 	Tokens []int32
+	// Logprobs holds, when GenerateParams.TopLogprobs > 0, the log-probabilities of the
+	// tokens generated since the previous piece (usually one per token of Tokens).
+	Logprobs []TokenLogprobs
+}
+
+// TokenLogprobs is the log-probability of one generated token and the most likely
+// alternatives at that step, from the model's distribution before bias and penalties.
+type TokenLogprobs struct {
+	Token   int32
+	Logprob float32 // natural log, <= 0
+	// Top holds the GenerateParams.TopLogprobs most likely tokens, most likely first.
+	Top []TopLogprob
+}
+
+// TopLogprob is one alternative: a token and its log-probability.
+type TopLogprob struct {
+	Token   int32
+	Logprob float32
 }
 
 // runState is the Go side of one running call, reached from C through a cgo.Handle.
@@ -117,6 +135,7 @@ type runState struct {
 	token           *C.focusllm_cancel_token // this call's own cancel token, set by call
 	onPiece         func(Piece) bool
 	onProgress      func(done, total int) bool
+	logprobs        []TokenLogprobs // received since the last piece
 	text            strings.Builder
 	cancelRequested bool
 	panicked        bool

@@ -66,6 +66,37 @@ int32_t fgo_session_new(const focusllm_model *model, const focusllm_session_para
     return with_message(focusllm_session_new(model, params, out_session), message);
 }
 
+int32_t fgo_model_tokenize(const focusllm_model *model, const char *text, size_t text_len, bool special,
+                           int32_t *out_tokens, size_t capacity, size_t *out_n_tokens, char **message) {
+    return with_message(
+        focusllm_model_tokenize(model, text, text_len, special, special, out_tokens, capacity, out_n_tokens),
+        message);
+}
+
+int32_t fgo_model_detokenize(const focusllm_model *model, const int32_t *tokens, size_t n_tokens, bool special,
+                             char *buffer, size_t buffer_len, size_t *out_len, char **message) {
+    return with_message(focusllm_model_detokenize(model, tokens, n_tokens, special, buffer, buffer_len, out_len),
+                        message);
+}
+
+int32_t fgo_model_apply_chat_template(const focusllm_model *model, const focusllm_chat_message *messages,
+                                      size_t n_messages, bool add_assistant, char *buffer, size_t buffer_len,
+                                      size_t *out_len, char **message) {
+    return with_message(focusllm_model_apply_chat_template(model, messages, n_messages, add_assistant, buffer,
+                                                           buffer_len, out_len),
+                        message);
+}
+
+int32_t fgo_model_architecture(const focusllm_model *model, char *buffer, size_t buffer_len, size_t *out_len,
+                               char **message) {
+    return with_message(focusllm_model_architecture(model, buffer, buffer_len, out_len), message);
+}
+
+int32_t fgo_model_get_info(const focusllm_model *model, focusllm_model_info *out_info, char **message) {
+    out_info->struct_size = sizeof *out_info;
+    return with_message(focusllm_model_get_info(model, out_info), message);
+}
+
 static bool piece_trampoline(const char *text, size_t len, const int32_t *tokens, size_t n_tokens,
                              void *user_data) {
     return focusllmGoPiece((char *)text, len, (int32_t *)tokens, n_tokens, (uintptr_t)user_data);
@@ -73,6 +104,18 @@ static bool piece_trampoline(const char *text, size_t len, const int32_t *tokens
 
 static bool progress_trampoline(size_t done, size_t total, void *user_data) {
     return focusllmGoProgress(done, total, (uintptr_t)user_data);
+}
+
+static bool logprobs_trampoline(int32_t token, float logprob, const focusllm_token_logprob *top, size_t n_top,
+                                void *user_data) {
+    return focusllmGoLogprobs(token, logprob, (void *)top, n_top, (uintptr_t)user_data);
+}
+
+/* params with the log-probabilities trampoline set when they are asked for. */
+static focusllm_generate_params with_logprobs(const focusllm_generate_params *params) {
+    focusllm_generate_params copy = *params;
+    copy.on_logprobs = params->top_logprobs > 0 ? logprobs_trampoline : NULL;
+    return copy;
 }
 
 int32_t fgo_session_run(focusllm_session *session, const char *document, size_t document_len,
@@ -88,7 +131,8 @@ int32_t fgo_session_run(focusllm_session *session, const char *document, size_t 
     job.chat = chat;
     /* The trampolines always run, even without Go callbacks: they check the run's
      * context.Context between tokens and prefill batches. */
-    return with_message(focusllm_session_run(session, &job, params, piece_trampoline, progress_trampoline,
+    focusllm_generate_params run_params = with_logprobs(params);
+    return with_message(focusllm_session_run(session, &job, &run_params, piece_trampoline, progress_trampoline,
                                              (void *)handle, out_result),
                         message);
 }
@@ -113,7 +157,8 @@ int32_t fgo_document_ingest(focusllm_session *session, const char *text, size_t 
 int32_t fgo_document_ask(focusllm_session *session, const focusllm_document *document,
                          const char *question, size_t question_len, const focusllm_generate_params *params,
                          uintptr_t handle, focusllm_result *out_result, char **message) {
-    return with_message(focusllm_document_ask(session, document, question, question_len, params,
+    focusllm_generate_params run_params = with_logprobs(params);
+    return with_message(focusllm_document_ask(session, document, question, question_len, &run_params,
                                               piece_trampoline, progress_trampoline, (void *)handle,
                                               out_result),
                         message);

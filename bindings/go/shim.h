@@ -27,6 +27,18 @@ char *fgo_model_description(const focusllm_model *model);
 int32_t fgo_model_estimate_memory(const focusllm_model *model, const focusllm_session_params *params,
                                   uint32_t max_tokens, uint64_t *out_bytes, char **message);
 
+/* Tokens, templates, metadata: the focusllm_model_* functions of the same names. */
+int32_t fgo_model_tokenize(const focusllm_model *model, const char *text, size_t text_len, bool special,
+                           int32_t *out_tokens, size_t capacity, size_t *out_n_tokens, char **message);
+int32_t fgo_model_detokenize(const focusllm_model *model, const int32_t *tokens, size_t n_tokens, bool special,
+                             char *buffer, size_t buffer_len, size_t *out_len, char **message);
+int32_t fgo_model_apply_chat_template(const focusllm_model *model, const focusllm_chat_message *messages,
+                                      size_t n_messages, bool add_assistant, char *buffer, size_t buffer_len,
+                                      size_t *out_len, char **message);
+int32_t fgo_model_architecture(const focusllm_model *model, char *buffer, size_t buffer_len, size_t *out_len,
+                               char **message);
+int32_t fgo_model_get_info(const focusllm_model *model, focusllm_model_info *out_info, char **message);
+
 /* A new cancel token for one call (see focusllm_cancel_token). */
 int32_t fgo_cancel_token_new(focusllm_cancel_token **out_token, char **message);
 

@@ -8,7 +8,9 @@ use super::boundary;
 use super::cancel::{focusllm_cancel_token, token_arg};
 use super::generate_params::focusllm_generate_params;
 use super::handles;
-use super::run::{focusllm_piece_fn, focusllm_progress_fn, focusllm_result, result_size, with_session, write_result};
+use super::run::{
+    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, result_size, with_session, write_result,
+};
 use super::session::focusllm_session;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
@@ -160,9 +162,10 @@ pub unsafe extern "C" fn focusllm_document_ingest(
         // SAFETY: the caller's params struct (or NULL) and its strings are readable.
         let (params, cancel) = unsafe { focusllm_document_params::read(params) }?;
         handles::check_out(out_document, "out_document")?;
-        let document = with_session(handle, cancel, None, on_progress, user_data, |session, observer| {
-            Ok(session.ingest(text, &params, observer.on_progress)?)
-        })?;
+        let document =
+            with_session(handle, cancel, CCallbacks::progress(on_progress, user_data), |session, observer| {
+                Ok(session.ingest(text, &params, observer.on_progress)?)
+            })?;
         // SAFETY: out_document was checked non-null and aligned.
         unsafe { handles::put(out_document, focusllm_document { document }) };
         Ok(())
@@ -195,9 +198,11 @@ pub unsafe extern "C" fn focusllm_document_ask(
         // SAFETY: the caller's (question, question_len) is readable for this call.
         let question = unsafe { str_arg(question, question_len, "question") }?;
         // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let (params, cancel) = unsafe { focusllm_generate_params::read(params) }?;
+        let run = unsafe { focusllm_generate_params::read(params) }?;
+        let (params, cancel) = (run.params, run.cancel);
         let size = result_size(out_result)?;
-        let result = with_session(handle, cancel, on_piece, on_progress, user_data, |session, observer| {
+        let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
+        let result = with_session(handle, cancel, callbacks, |session, observer| {
             Ok(focusllm_result::from_answer(&session.ask_document(document, question, &params, observer)?))
         })?;
         write_result(out_result, size, &result);
@@ -248,7 +253,7 @@ pub unsafe extern "C" fn focusllm_document_load(
             return Err(Failure::argument("path is empty"));
         }
         handles::check_out(out_document, "out_document")?;
-        let document = with_session(handle, None, None, None, std::ptr::null_mut(), |session, _| {
+        let document = with_session(handle, None, CCallbacks::progress(None, std::ptr::null_mut()), |session, _| {
             Ok(session.load_document(Path::new(path))?)
         })?;
         // SAFETY: out_document was checked non-null and aligned.

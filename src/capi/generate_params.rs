@@ -1,6 +1,7 @@
-//! What one run generates: `focusllm_generate_params` (sampling, limits, stop strings).
+//! What one run generates: `focusllm_generate_params` (sampling, limits, stop strings,
+//! logit bias, log-probabilities).
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::boundary;
 use super::cancel::{focusllm_cancel_token, token_arg};
@@ -8,7 +9,7 @@ use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::{slice_arg, str_arg};
 use crate::llama::CancelHandle;
-use crate::params::{GenerateParams, SamplerParams};
+use crate::params::{GenerateParams, LogitBias, MAX_LOGIT_BIAS, SamplerParams};
 
 /// A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
 #[repr(C)]
@@ -17,6 +18,41 @@ pub struct focusllm_str {
     pub ptr: *const c_char,
     pub len: usize,
 }
+
+/// A bias added to one token's logit before sampling (see focusllm_generate_params.logit_bias).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_logit_bias {
+    /// A token id of the model's vocabulary (0 .. focusllm_model_n_vocab() - 1).
+    pub token: i32,
+    /// Added to the token's logit: finite, or -INFINITY to ban the token.
+    pub bias: f32,
+}
+
+/// One alternative at a generation step: a token and its log-probability.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct focusllm_token_logprob {
+    pub token: i32,
+    /// Natural log of the token's probability (<= 0).
+    pub logprob: f32,
+}
+
+/// Receives the log-probabilities of one generated token, when params.top_logprobs > 0:
+/// `token`, its log-probability `logprob` (<= 0; from the model's distribution before logit
+/// bias, penalties and temperature), and the `n_top` most likely tokens at that step, most
+/// likely first (`top` is valid only during the callback). Called once per generated token,
+/// before the piece callback that carries the token, on the thread running the job, with
+/// the run's `user_data`. Return false to stop generating (as from the piece callback).
+pub type focusllm_logprobs_fn = Option<
+    unsafe extern "C" fn(
+        token: i32,
+        logprob: f32,
+        top: *const focusllm_token_logprob,
+        n_top: usize,
+        user_data: *mut c_void,
+    ) -> bool,
+>;
 
 /// What focusllm_session_run() generates. Fill it with focusllm_generate_default_params().
 /// The defaults sample greedily (temperature 0): reproducible output.
@@ -52,12 +88,31 @@ pub struct focusllm_generate_params {
     /// A token that cancels this call (see focusllm_cancel_token), or NULL (the default):
     /// then only focusllm_session_cancel() and the callbacks stop it.
     pub cancel: *const focusllm_cancel_token,
+    /// Subtracted from a token's logit per occurrence in the last repeat_last_n tokens, in
+    /// [-2, 2] (0 disables; default 0).
+    pub frequency_penalty: f32,
+    /// Subtracted once from the logit of every token in the last repeat_last_n tokens, in
+    /// [-2, 2] (0 disables; default 0).
+    pub presence_penalty: f32,
+    /// `n_logit_bias` biases added to token logits before sampling (at most 1024; read during
+    /// the call only). May be NULL when n_logit_bias is 0 (the default).
+    pub logit_bias: *const focusllm_logit_bias,
+    pub n_logit_bias: usize,
+    /// How many most likely alternatives on_logprobs receives per token, 0..=20 (default 0:
+    /// no log-probabilities).
+    pub top_logprobs: u32,
+    /// Called with each generated token's log-probabilities when top_logprobs > 0; NULL (the
+    /// default) for none.
+    pub on_logprobs: focusllm_logprobs_fn,
+    /// Whether the penalties also count the prompt's tokens (llama.cpp's way) or only the
+    /// generated ones (default false: an answer about a document may repeat its words).
+    pub penalize_prompt: bool,
 }
 
 versioned!(
     focusllm_generate_params,
     focusllm_generate_params::from_rust(&GenerateParams::default()),
-    versions = &[11, 12],
+    versions = &[11, 12, 19],
     [
         max_tokens,
         temperature,
@@ -71,8 +126,24 @@ versioned!(
         n_stop,
         render_special,
         cancel,
+        frequency_penalty,
+        presence_penalty,
+        logit_bias,
+        n_logit_bias,
+        top_logprobs,
+        on_logprobs,
+        penalize_prompt,
     ]
 );
+
+/// A caller's generate parameters read into Rust, with what stays C: the call's cancel token
+/// and log-probabilities callback.
+#[derive(Debug)]
+pub(crate) struct RunParams {
+    pub params: GenerateParams,
+    pub cancel: Option<CancelHandle>,
+    pub on_logprobs: focusllm_logprobs_fn,
+}
 
 const PARAMS_HINT: &str = "fill the struct with focusllm_generate_default_params(&params, sizeof params)";
 
@@ -96,16 +167,24 @@ impl focusllm_generate_params {
             n_stop: 0,
             render_special: p.render_special,
             cancel: std::ptr::null(),
+            frequency_penalty: s.frequency_penalty,
+            presence_penalty: s.presence_penalty,
+            logit_bias: std::ptr::null(),
+            n_logit_bias: 0,
+            top_logprobs: p.top_logprobs,
+            on_logprobs: None,
+            penalize_prompt: s.penalize_prompt,
         }
     }
 
-    /// Reads the caller's struct and the stop strings it points to into Rust parameters
-    /// (validated), and the call's cancel token when it gives one.
+    /// Reads the caller's struct and the stop strings and biases it points to into Rust
+    /// parameters (validated), with the call's cancel token and logprobs callback.
     ///
     /// # Safety
     /// See [`sized::read`]; `stop` must point to `n_stop` readable focusllm_str whose strings
-    /// are readable, for the duration of the call; `cancel` must be NULL or a live token.
-    pub(crate) unsafe fn read(ptr: *const Self) -> Result<(GenerateParams, Option<CancelHandle>), Failure> {
+    /// are readable, and `logit_bias` to `n_logit_bias` entries, for the duration of the call;
+    /// `cancel` must be NULL or a live token.
+    pub(crate) unsafe fn read(ptr: *const Self) -> Result<RunParams, Failure> {
         // SAFETY: forwarded contract.
         let raw = unsafe { sized::read(ptr, "params", PARAMS_HINT) }?;
         if raw.n_stop > MAX_STOP_STRINGS {
@@ -119,6 +198,14 @@ impl focusllm_generate_params {
             // SAFETY: each entry's (ptr, len) is readable (forwarded contract).
             .map(|(i, s)| unsafe { str_arg(s.ptr, s.len, &format!("params.stop[{i}]")) }.map(str::to_owned))
             .collect::<Result<Vec<String>, Failure>>()?;
+        if raw.n_logit_bias > MAX_LOGIT_BIAS {
+            return Err(Failure::param(format!(
+                "n_logit_bias must be at most {MAX_LOGIT_BIAS}, got {}",
+                raw.n_logit_bias
+            )));
+        }
+        // SAFETY: forwarded contract (logit_bias array of n_logit_bias entries).
+        let biases = unsafe { slice_arg(raw.logit_bias, raw.n_logit_bias, "params.logit_bias") }?;
         let params = GenerateParams {
             max_tokens: raw.max_tokens,
             stop,
@@ -129,13 +216,19 @@ impl focusllm_generate_params {
                 min_p: raw.min_p,
                 repeat_penalty: raw.repeat_penalty,
                 repeat_last_n: raw.repeat_last_n,
+                frequency_penalty: raw.frequency_penalty,
+                presence_penalty: raw.presence_penalty,
+                logit_bias: biases.iter().map(|b| LogitBias { token: b.token, bias: b.bias }).collect(),
+                penalize_prompt: raw.penalize_prompt,
                 seed: raw.seed,
             },
             render_special: raw.render_special,
+            top_logprobs: raw.top_logprobs,
         };
         params.validate()?;
         // SAFETY: NULL or a live token (forwarded contract).
-        Ok((params, unsafe { token_arg(raw.cancel) }))
+        let cancel = unsafe { token_arg(raw.cancel) };
+        Ok(RunParams { params, cancel, on_logprobs: raw.on_logprobs })
     }
 }
 
@@ -157,8 +250,10 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_generate_params>();
-        assert_eq!(size_of::<focusllm_generate_params>(), 72);
+        assert_eq!(size_of::<focusllm_generate_params>(), 120);
         assert_eq!(size_of::<focusllm_str>(), 16);
+        assert_eq!(size_of::<focusllm_logit_bias>(), 8);
+        assert_eq!(size_of::<focusllm_token_logprob>(), 8);
     }
 
     #[test]
@@ -169,7 +264,7 @@ mod tests {
         raw.n_stop = 1;
         // SAFETY: raw and the stop strings it points to live across the call.
         let params = unsafe { focusllm_generate_params::read(&raw) }.map_err(|f| f.message);
-        assert_eq!(params.map(|(p, cancel)| (p.stop, cancel.is_none())), Ok((vec!["\n\n".to_string()], true)));
+        assert_eq!(params.map(|p| (p.params.stop, p.cancel.is_none())), Ok((vec!["\n\n".to_string()], true)));
         raw.n_stop = 2; // the second is empty: not allowed
         // SAFETY: as above.
         let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
@@ -178,5 +273,25 @@ mod tests {
         // SAFETY: a NULL array with n_stop 2 is rejected before reading.
         let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
         assert!(err.message.contains("params.stop is NULL but its length is 2"), "{}", err.message);
+    }
+
+    #[test]
+    fn logit_biases_are_read_and_checked() {
+        let biases = [focusllm_logit_bias { token: 7, bias: -1.5 }, focusllm_logit_bias { token: -1, bias: 0.0 }];
+        let mut raw = <focusllm_generate_params as sized::Versioned>::defaults();
+        raw.logit_bias = biases.as_ptr();
+        raw.n_logit_bias = 1;
+        // SAFETY: raw and the biases it points to live across the call.
+        let params = unsafe { focusllm_generate_params::read(&raw) }.map_err(|f| f.message);
+        assert_eq!(params.map(|p| p.params.sampler.logit_bias), Ok(vec![LogitBias { token: 7, bias: -1.5 }]));
+        raw.n_logit_bias = 2;
+        // SAFETY: as above.
+        let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
+        assert_eq!(err.status, focusllm_status::InvalidParam);
+        assert!(err.message.contains("logit_bias[1] names token -1"), "{}", err.message);
+        raw.n_logit_bias = 5000;
+        // SAFETY: the count is refused before the array is read.
+        let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();
+        assert!(err.message.contains("n_logit_bias must be at most 1024, got 5000"), "{}", err.message);
     }
 }

@@ -9,7 +9,8 @@
 //! - [`handles`]: opaque handles (boxed, borrowed back, freed).
 //! - [`strings`]: `(ptr, len)` UTF-8 inputs and caller-buffer outputs; [`sized`]: the
 //!   `struct_size` rule that keeps parameter structs compatible across header versions.
-//! - One file per exported object: [`model`], [`session`], [`cancel`] (per-call cancel
+//! - One file per exported object: [`model`], [`vocab`] (tokens, chat template, metadata),
+//!   [`session`], [`cancel`] (per-call cancel
 //!   tokens), [`run`] (a job on a session),
 //!   [`generate_params`], [`document`] (processed documents), [`log`], [`version`].
 //!
@@ -41,6 +42,8 @@ pub mod version;
 pub mod log;
 
 pub mod model;
+
+pub mod vocab;
 
 pub mod session;
 

@@ -5,14 +5,14 @@ use std::ffi::{c_char, c_void};
 use std::sync::TryLockError;
 
 use super::boundary;
-use super::generate_params::focusllm_generate_params;
+use super::generate_params::{focusllm_generate_params, focusllm_logprobs_fn, focusllm_token_logprob};
 use super::handles;
 use super::session::focusllm_session;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
 use crate::focus::{Answer, Session};
-use crate::generate::{FinishReason, Generation, Observer, Progress, Prompt};
+use crate::generate::{Callbacks, FinishReason, Generation, Progress, Prompt, TokenLogprobs};
 use crate::llama::{CancelHandle, ChatMessage};
 
 /// What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
@@ -210,9 +210,11 @@ pub unsafe extern "C" fn focusllm_session_run(
             return Err(Failure::new(focusllm_status::InvalidInput, "job.prompt is empty and there is no document"));
         }
         // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let (params, cancel) = unsafe { focusllm_generate_params::read(params) }?;
+        let run = unsafe { focusllm_generate_params::read(params) }?;
+        let (params, cancel) = (run.params, run.cancel);
         let size = result_size(out_result)?;
-        let result = with_session(handle, cancel, on_piece, on_progress, user_data, |session, observer| {
+        let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
+        let result = with_session(handle, cancel, callbacks, |session, observer| {
             Ok(if document.is_empty() {
                 let prompt = if job.chat {
                     Prompt::Chat(vec![ChatMessage::new("user", prompt)])
@@ -229,7 +231,22 @@ pub unsafe extern "C" fn focusllm_session_run(
     })
 }
 
-/// Runs `body` on the session, with the caller's callbacks wrapped as an [`Observer`]. Holds
+/// The C callbacks of one call and the user data they all get.
+pub(crate) struct CCallbacks {
+    pub on_piece: focusllm_piece_fn,
+    pub on_progress: focusllm_progress_fn,
+    pub on_logprobs: focusllm_logprobs_fn,
+    pub user_data: *mut c_void,
+}
+
+impl CCallbacks {
+    /// Progress only (processing a document).
+    pub fn progress(on_progress: focusllm_progress_fn, user_data: *mut c_void) -> Self {
+        CCallbacks { on_piece: None, on_progress, on_logprobs: None, user_data }
+    }
+}
+
+/// Runs `body` on the session, with the caller's callbacks wrapped as [`Callbacks`]. Holds
 /// the session's lock for the call (a second call meanwhile gets FOCUSLLM_STATUS_BUSY). The
 /// call stops on `cancel` (the caller's token) or a fresh token, either of which
 /// focusllm_session_cancel() reaches while the call runs; a cancel pending on the session
@@ -238,11 +255,10 @@ pub unsafe extern "C" fn focusllm_session_run(
 pub(crate) fn with_session<T>(
     handle: &focusllm_session,
     cancel: Option<CancelHandle>,
-    on_piece: focusllm_piece_fn,
-    on_progress: focusllm_progress_fn,
-    user_data: *mut c_void,
-    body: impl FnOnce(&mut Session, Observer<'_>) -> Result<T, Failure>,
+    callbacks: CCallbacks,
+    body: impl FnOnce(&mut Session, Callbacks<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    let CCallbacks { on_piece, on_progress, on_logprobs, user_data } = callbacks;
     let mut session = match handle.session.try_lock() {
         Ok(guard) => guard,
         // A panic in an earlier call poisoned the lock; a session keeps no state between
@@ -276,7 +292,23 @@ pub(crate) fn with_session<T>(
         // SAFETY: the caller's callback, called on this thread during the call.
         Some(callback) => unsafe { callback(p.done, p.total, user_data) },
     };
-    let result = body(&mut session, Observer { on_piece: &mut piece, on_progress: &mut progress });
+    let mut top: Vec<focusllm_token_logprob> = Vec::new();
+    let mut logprobs = |entry: &TokenLogprobs| match on_logprobs {
+        None => true,
+        Some(callback) => {
+            top.clear();
+            top.extend(entry.top.iter().map(|t| focusllm_token_logprob { token: t.token, logprob: t.logprob }));
+            // SAFETY: the caller's callback, called on this thread during the call; `top` stays
+            // valid (and unchanged) for the duration of the callback.
+            unsafe { callback(entry.token, entry.logprob, top.as_ptr(), top.len(), user_data) }
+        }
+    };
+    let callbacks = Callbacks {
+        on_piece: &mut piece,
+        on_progress: &mut progress,
+        on_logprobs: on_logprobs.is_some().then_some(&mut logprobs as &mut dyn FnMut(&TokenLogprobs) -> bool),
+    };
+    let result = body(&mut session, callbacks);
     let cancelled = handle.end_call(&token);
     match result {
         Ok(_) if cancelled => Err(Failure::from(crate::Error::Cancelled)),

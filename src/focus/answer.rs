@@ -9,7 +9,9 @@ use super::math::{BestK, reading_order};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
 use super::{Job, ProgressCounter, Reading, zoom};
 use crate::error::Result;
-use crate::generate::{Continuation, Generation, Observer, continue_generation, decode_sequence};
+use crate::generate::{
+    Callbacks, Continuation, Generation, LogprobsCallback, continue_generation, decode_sequence, reborrow,
+};
 use crate::llama::state_layout::single_stream;
 use crate::llama::{Batch, Context, Pos, SeqId, Token};
 use crate::params::GenerateParams;
@@ -36,9 +38,9 @@ pub(crate) fn focus_then_attend(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
-    observer: Observer<'_>,
+    observer: Callbacks<'_>,
 ) -> Result<Reading> {
-    let Observer { on_piece, on_progress } = observer;
+    let Callbacks { on_piece, on_progress, on_logprobs } = observer;
     let started = Instant::now();
     let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
     let reread: usize = job.plan.longest_chunk() * top;
@@ -123,7 +125,7 @@ pub(crate) fn focus_then_attend(
         decode_counted(&mut ctx, &mut batch, &tokens, 0, start, &mut progress)?;
     }
     let end = start + tokens.len();
-    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, started)?;
+    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, on_logprobs, started)?;
     Ok(Reading { generation, selected, scores })
 }
 
@@ -176,10 +178,10 @@ pub(crate) fn candidates(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
-    observer: Observer<'_>,
+    observer: Callbacks<'_>,
 ) -> Result<Reading> {
     const LOCAL: SeqId = 0;
-    let Observer { on_piece, on_progress } = observer;
+    let Callbacks { on_piece, on_progress, on_logprobs } = observer;
     let started = Instant::now();
     let prefix = &job.input.prefix;
     let cells = job.focus.candidate_cells as usize;
@@ -205,7 +207,8 @@ pub(crate) fn candidates(
         end += n;
         Ok(())
     })?;
-    let generation = answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, started)?;
+    let generation =
+        answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, on_logprobs, started)?;
     Ok(Reading { generation, selected: Vec::new(), scores })
 }
 
@@ -236,6 +239,7 @@ fn answer_from_local(
     params: &GenerateParams,
     progress: &mut ProgressCounter<'_>,
     on_piece: &mut dyn FnMut(&str, &[i32]) -> bool,
+    mut on_logprobs: Option<LogprobsCallback<'_>>,
     started: Instant,
 ) -> Result<Generation> {
     let local = &job.input.body[job.plan.local.clone()];
@@ -243,7 +247,7 @@ fn answer_from_local(
     let row = decode_counted(ctx, &mut batch, local, seq, end, progress)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
     let start = Continuation { row, n_past: end + local.len(), history: local };
-    let mut generation = continue_generation(ctx, seq, start, params, on_piece)?;
+    let mut generation = continue_generation(ctx, seq, start, params, on_piece, reborrow(&mut on_logprobs))?;
     generation.prompt_tokens = job.input.prefix.len() + job.input.body.len();
     generation.prompt_seconds = prompt_seconds;
     Ok(generation)

@@ -21,7 +21,7 @@ use super::scan;
 use super::store::{ChunkStore, StoreCounts, StoreReader, check_spill_dir};
 use super::{Answer, FocusInput, Job, ProgressCounter, Session, chunk_lengths};
 use crate::error::{Error, Result};
-use crate::generate::{Observer, Progress};
+use crate::generate::{Callbacks, Progress};
 use crate::llama::{Model, Token};
 use crate::params::{FlashAttention, GenerateParams, Strategy};
 use crate::plan::Plan;
@@ -210,12 +210,12 @@ impl Session {
 
     /// Answers `question` about a processed document: only the prompts, the kept chunks and
     /// the answer are decoded. Same answer as [`Session::ask`] on the document's text.
-    pub fn ask_document(
+    pub fn ask_document<'a>(
         &mut self,
         document: &Document,
         question: &str,
         params: &GenerateParams,
-        observer: Observer<'_>,
+        observer: impl Into<Callbacks<'a>>,
     ) -> Result<Answer> {
         params.validate()?;
         let started = Instant::now();
@@ -229,7 +229,7 @@ impl Session {
                 input.question_start, document.n_tokens
             )));
         }
-        self.answer(&input, &mut StoreReader(&document.store), params, observer, started)
+        self.answer(&input, &mut StoreReader(&document.store), params, observer.into(), started)
     }
 
     pub(crate) fn job<'a>(&'a self, input: &'a FocusInput, plan: &'a crate::plan::ChunkPlan) -> Job<'a> {

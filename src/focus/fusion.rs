@@ -10,7 +10,7 @@ use super::math::{BestK, argmin, entropy, fuse, log_softmax};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
 use super::{Job, ProgressCounter, Reading};
 use crate::error::{Error, Result};
-use crate::generate::{Answering, Observer, decode_sequence};
+use crate::generate::{Answering, Callbacks, decode_sequence, reborrow};
 use crate::llama::{Batch, Context, Pos, Sampler, SeqId, Token};
 use crate::params::GenerateParams;
 
@@ -27,9 +27,9 @@ pub(crate) fn logit_fusion(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
-    observer: Observer<'_>,
+    observer: Callbacks<'_>,
 ) -> Result<Reading> {
-    let Observer { on_piece, on_progress } = observer;
+    let Callbacks { on_piece, on_progress, mut on_logprobs } = observer;
     let started = Instant::now();
     let prefix = &job.input.prefix;
     let local: Vec<Token> = [prefix.as_slice(), &job.input.body[job.plan.local.clone()]].concat();
@@ -86,8 +86,8 @@ pub(crate) fn logit_fusion(
     step(&mut ctx, &mut batch, &mut rows, &last_tokens)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
 
-    let mut sampler = Sampler::new(&params.sampler, job.model.n_vocab())?;
-    let mut answer = Answering::new(job.model.clone(), params, on_piece);
+    let mut sampler = Sampler::new(&params.sampler, job.model.n_vocab(), ctx.n_ctx_seq())?;
+    let mut answer = Answering::new(job.model.clone(), params, on_piece, reborrow(&mut on_logprobs));
     let beta = job.focus.fusion_beta;
     let finish = loop {
         if job.cancel.is_cancelled() {
@@ -99,8 +99,9 @@ pub(crate) fn logit_fusion(
         let entropies: Vec<f32> = log_probs.iter().map(|lp| entropy(lp)).collect();
         let pick = argmin(&entropies).ok_or_else(|| Error::Internal("no candidate rows".into()))?;
         let free = log_softmax(ctx.logits(free[0].row)?);
-        let token = sampler.sample_from_logits(&fuse(&log_probs[pick], &free, beta))?;
-        if let Some(reason) = answer.accept(token)? {
+        let fused = fuse(&log_probs[pick], &free, beta);
+        let token = sampler.sample_from_logits(&fused)?;
+        if let Some(reason) = answer.accept(token, Some(&fused))? {
             break reason;
         }
         let all = vec![token; rows.len()];

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::generate::{Generation, Observer, Progress, Prompt, generate};
+use crate::generate::{Callbacks, Generation, Progress, Prompt, generate};
 use crate::llama::{CancelHandle, Context, Model};
 use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, Strategy};
 use crate::plan::{self, Plan, PlanInput, PlanParams};
@@ -125,23 +125,28 @@ impl Session {
     }
 
     /// Plain generation from a prompt that fits the context (`context.n_ctx`, 0 = window).
-    pub fn generate(&mut self, prompt: &Prompt, params: &GenerateParams, observer: Observer<'_>) -> Result<Generation> {
+    pub fn generate<'a>(
+        &mut self,
+        prompt: &Prompt,
+        params: &GenerateParams,
+        observer: impl Into<Callbacks<'a>>,
+    ) -> Result<Generation> {
         let mut ctx = Context::with_cancel(self.model.clone(), &self.params.context, self.cancel.clone())?;
         generate(&mut ctx, prompt, params, observer)
     }
 
     /// Answers `question` about `document`, however long the document is.
-    pub fn ask(
+    pub fn ask<'a>(
         &mut self,
         document: &str,
         question: &str,
         params: &GenerateParams,
-        observer: Observer<'_>,
+        observer: impl Into<Callbacks<'a>>,
     ) -> Result<Answer> {
         params.validate()?;
         let started = Instant::now();
         let input = FocusInput::build(&self.model, document, question, self.params.focus.use_chat_template)?;
-        self.answer(&input, &mut Transient, params, observer, started)
+        self.answer(&input, &mut Transient, params, observer.into(), started)
     }
 
     /// Answers from built input: plain generation when it fits the window, else the chunked
@@ -151,7 +156,7 @@ impl Session {
         input: &FocusInput,
         memory: &mut dyn ChunkMemory,
         params: &GenerateParams,
-        observer: Observer<'_>,
+        observer: Callbacks<'_>,
         started: Instant,
     ) -> Result<Answer> {
         let input_tokens = input.prefix.len() + input.body.len();
@@ -201,7 +206,7 @@ impl Session {
         plan: &plan::ChunkPlan,
         memory: &mut dyn ChunkMemory,
         params: &GenerateParams,
-        observer: Observer<'_>,
+        observer: Callbacks<'_>,
     ) -> Result<Reading> {
         let job = self.job(input, plan);
         match self.params.focus.strategy {
@@ -214,7 +219,7 @@ impl Session {
         &mut self,
         input: &FocusInput,
         params: &GenerateParams,
-        observer: Observer<'_>,
+        observer: Callbacks<'_>,
         started: Instant,
     ) -> Result<Answer> {
         let input_tokens = input.prefix.len() + input.body.len();

@@ -12,6 +12,7 @@ mod batch;
 mod context;
 mod gguf_meta;
 mod hparams;
+mod info;
 mod log_bridge;
 mod model;
 mod sampler;
@@ -22,6 +23,7 @@ pub(crate) use context::kv_row_bytes;
 pub use context::{CancelHandle, Context};
 #[cfg(feature = "hf-tokenizer")]
 pub(crate) use gguf_meta::{MetaValue, read_entries as read_gguf_entries};
+pub use info::ModelInfo;
 pub use log_bridge::{LogLevel, LogSink, set_log_sink};
 pub use model::{ChatMessage, Model};
 pub(crate) use sampler::Sampler;

@@ -256,6 +256,26 @@ impl Model {
         }
     }
 
+    /// The beginning-of-sequence token, if the vocabulary has one.
+    pub fn bos(&self) -> Option<Token> {
+        // SAFETY: valid vocab pointer.
+        let t = unsafe { sys::llama_vocab_bos(self.vocab()) };
+        (t >= 0).then_some(t)
+    }
+
+    /// The end-of-sequence token, if the vocabulary has one.
+    pub fn eos(&self) -> Option<Token> {
+        // SAFETY: valid vocab pointer.
+        let t = unsafe { sys::llama_vocab_eos(self.vocab()) };
+        (t >= 0).then_some(t)
+    }
+
+    /// Whether the model adds a BOS token when tokenizing with `add_special`.
+    pub fn adds_bos(&self) -> bool {
+        // SAFETY: valid vocab pointer.
+        unsafe { sys::llama_vocab_get_add_bos(self.vocab()) }
+    }
+
     /// Whether `token` ends generation (EOS, EOT, <|im_end|>, ...).
     pub fn is_eog(&self, token: Token) -> bool {
         // SAFETY: valid vocab pointer; llama.cpp range-checks the token.
@@ -318,7 +338,17 @@ impl Model {
     }
 
     /// The text of a token sequence (invalid UTF-8 replaced), as llama.cpp detokenizes it.
+    /// `unparse_special` writes control tokens (`<|im_end|>`) as their text instead of
+    /// dropping them. Errors on a token id outside the vocabulary.
     pub fn detokenize(&self, tokens: &[Token], unparse_special: bool) -> Result<String> {
+        let n_vocab = self.n_vocab();
+        if let Some((i, bad)) =
+            tokens.iter().enumerate().find(|(_, t)| usize::try_from(**t).map_or(true, |t| t >= n_vocab))
+        {
+            return Err(Error::InvalidInput(format!(
+                "token {bad} (at index {i}) is outside the model's vocabulary 0..{n_vocab}"
+            )));
+        }
         let n_tokens =
             i32::try_from(tokens.len()).map_err(|_| Error::TooLong("too many tokens to detokenize".into()))?;
         let mut buf = vec![0u8; tokens.len() * 8 + 16];

@@ -1,5 +1,5 @@
-//! llama.cpp's own sampler chain (penalties, top-k, top-p, min-p, temperature, seeded
-//! distribution, or greedy), configured from [`SamplerParams`].
+//! llama.cpp's own sampler chain (logit bias, penalties, top-k, top-p, min-p, temperature,
+//! seeded distribution, or greedy), configured from [`SamplerParams`].
 
 use std::ptr::NonNull;
 
@@ -25,18 +25,41 @@ impl Drop for Sampler {
 }
 
 impl Sampler {
-    /// Builds the chain. `n_vocab` sizes the repetition penalty.
-    pub(crate) fn new(params: &SamplerParams, n_vocab: usize) -> Result<Sampler> {
+    /// Builds the chain for a vocabulary of `n_vocab` tokens and a context of `n_ctx` cells
+    /// (what `repeat_last_n = -1`, "the whole context", means): the logit bias first (so a
+    /// banned token stays banned whatever follows), then the penalties, then the choice.
+    pub(crate) fn new(params: &SamplerParams, n_vocab: usize, n_ctx: u32) -> Result<Sampler> {
         params.validate()?;
+        params.check_vocab(n_vocab)?;
+        let n_vocab = i32::try_from(n_vocab).unwrap_or(i32::MAX);
         // SAFETY: value constructors without preconditions.
         let chain = unsafe { sys::llama_sampler_chain_init(sys::llama_sampler_chain_default_params()) };
         let chain = NonNull::new(chain).ok_or_else(|| Error::Internal("llama_sampler_chain_init failed".into()))?;
         let sampler = Sampler { chain };
-        if params.repeat_penalty != 1.0 {
-            let n_vocab = i32::try_from(n_vocab).unwrap_or(i32::MAX);
-            // SAFETY: plain constructor; ownership passes to the chain in add().
+        if !params.logit_bias.is_empty() {
+            let biases: Vec<sys::llama_logit_bias> =
+                params.logit_bias.iter().map(|b| sys::llama_logit_bias { token: b.token, bias: b.bias }).collect();
+            // At most MAX_LOGIT_BIAS entries (validated), so the count fits an i32.
+            let n_biases = i32::try_from(biases.len()).unwrap_or(i32::MAX);
+            // SAFETY: `biases` holds n_biases entries, read (copied) during the call only; every
+            // token was checked to lie inside the vocabulary. Ownership passes to the chain.
+            sampler.add(unsafe { sys::llama_sampler_init_logit_bias(n_vocab, n_biases, biases.as_ptr()) })?;
+        }
+        if params.penalizes() {
+            // llama.cpp reads a negative window as 0 (no penalty), so -1 is resolved here.
+            let last_n = match params.repeat_last_n {
+                -1 => i32::try_from(n_ctx).unwrap_or(i32::MAX),
+                n => n,
+            };
+            // SAFETY: plain constructor with validated arguments; ownership passes to the chain.
             sampler.add(unsafe {
-                sys::llama_sampler_init_penalties(n_vocab, params.repeat_last_n, params.repeat_penalty, 0.0, 0.0)
+                sys::llama_sampler_init_penalties(
+                    n_vocab,
+                    last_n,
+                    params.repeat_penalty,
+                    params.frequency_penalty,
+                    params.presence_penalty,
+                )
             })?;
         }
         if params.temperature <= 0.0 {

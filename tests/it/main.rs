@@ -14,6 +14,7 @@ mod cancel;
 mod capi;
 mod chat_injection;
 mod cli;
+mod cli_sampling;
 mod document;
 mod document_file;
 mod focus;
@@ -26,6 +27,8 @@ mod kv_strategies;
 mod model_load;
 mod progress;
 mod ruler_guard;
+mod sampling;
 #[cfg(feature = "hf-tokenizer")]
 mod tokenizer_diff;
+mod tokens_api;
 mod utf8_stream;

@@ -122,11 +122,12 @@ enum Source {
 }
 
 pub(crate) fn run(args: AskArgs) -> Result<(), String> {
-    let params = generate_params(&args.sampling);
+    let params = generate_params(&args.sampling, !args.focus.raw);
     params.validate().map_err(|e| e.to_string())?;
     let processed = is_document_file(&args.document)?;
     let document = if processed { String::new() } else { read_text_file(&args.document)? };
     let mut session = open_session(&args.model, &args.focus)?;
+    let model = session.model().clone();
     let mut source = if processed {
         let loaded = session.load_document(&args.document).map_err(|e| e.to_string())?;
         errln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
@@ -154,7 +155,9 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
             true
         };
         let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
-        let observer = Observer { on_piece: &mut on_piece, on_progress: &mut on_progress };
+        let mut on_logprobs = |entry: &focusllm::TokenLogprobs| crate::print_logprobs(&model, entry);
+        let observer =
+            Observer { on_piece: &mut on_piece, on_progress: &mut on_progress }.with_logprobs(&mut on_logprobs);
         let answer = match &source {
             Source::Text(text) => session.ask(text, question, &params, observer),
             Source::Processed(document) => session.ask_document(document, question, &params, observer),

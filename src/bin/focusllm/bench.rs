@@ -106,8 +106,8 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     let count = move |text: &str| count_model.tokenize(text, false, false).map(|t| t.len());
     // No stop string: a "\n" stop cut answers that begin with a newline to nothing; the
     // answer is judged by its first number, and --max-tokens bounds it.
-    let sampling = SamplingArgs { max_tokens: args.max_tokens, temperature: 0.0, seed: 42, stop: Vec::new() };
-    let params = generate_params(&sampling);
+    let sampling = SamplingArgs::greedy(args.max_tokens);
+    let params = generate_params(&sampling, false);
     let mut rows = Vec::new();
     let mut csv = args.csv.as_deref().map(|path| open_csv(path, CSV_HEADER)).transpose()?;
     for &length in &args.lengths {

@@ -45,7 +45,7 @@ use std::sync::Once;
 
 use clap::{Args, Parser, Subcommand};
 use focusllm::{
-    ChatMessage, Context, ContextParams, GenerateParams, Model, ModelParams, Observer, Prompt, SamplerParams,
+    ChatMessage, Context, ContextParams, GenerateParams, LogitBias, Model, ModelParams, Observer, Prompt, SamplerParams,
 };
 
 /// The default model's file, fetched by scripts/fetch-models.sh.
@@ -144,6 +144,74 @@ pub(crate) struct SamplingArgs {
     /// Stop when this text appears (repeatable).
     #[arg(long)]
     stop: Vec<String>,
+    /// Repetition penalty, 0..=10 (1 disables; above 1 discourages tokens seen in the last
+    /// --repeat-last-n tokens) [default: 1.15 for chat (ask, generate --chat), which stops a
+    /// small model from repeating one sentence; 1 for raw generate]
+    #[arg(long, allow_negative_numbers = true, value_parser = float_in(0.0, 10.0))]
+    repeat_penalty: Option<f32>,
+    /// How many recent tokens the penalties look at: -1 (the whole context) or 0..=1048576.
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1..=1_048_576))]
+    repeat_last_n: i32,
+    /// Frequency penalty, -2..=2: subtracted per occurrence of a token in the recent tokens.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = float_in(-2.0, 2.0))]
+    frequency_penalty: f32,
+    /// Presence penalty, -2..=2: subtracted once from every token in the recent tokens.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = float_in(-2.0, 2.0))]
+    presence_penalty: f32,
+    /// Add BIAS to token id TOKEN's logit (repeatable); BIAS is a number or -inf (ban).
+    #[arg(long, value_name = "TOKEN=BIAS", value_parser = parse_logit_bias)]
+    logit_bias: Vec<LogitBias>,
+    /// Let the penalties count the prompt's tokens too (llama.cpp's way); by default they
+    /// count the generated tokens only, so an answer may repeat the document's words.
+    #[arg(long)]
+    penalize_prompt: bool,
+    /// Print the log-probability of each generated token and its N most likely
+    /// alternatives to standard error, 0..=20.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=20))]
+    top_logprobs: u32,
+}
+
+impl SamplingArgs {
+    /// Greedy sampling with the library's defaults (benchmarks).
+    pub(crate) fn greedy(max_tokens: u32) -> SamplingArgs {
+        let sampler = SamplerParams::default();
+        SamplingArgs {
+            max_tokens,
+            temperature: 0.0,
+            seed: sampler.seed,
+            stop: Vec::new(),
+            repeat_penalty: Some(sampler.repeat_penalty),
+            repeat_last_n: sampler.repeat_last_n,
+            frequency_penalty: sampler.frequency_penalty,
+            presence_penalty: sampler.presence_penalty,
+            logit_bias: Vec::new(),
+            penalize_prompt: sampler.penalize_prompt,
+            top_logprobs: 0,
+        }
+    }
+}
+
+/// Parses `TOKEN=BIAS` for --logit-bias.
+fn parse_logit_bias(text: &str) -> Result<LogitBias, String> {
+    let (token, bias) = text.split_once('=').ok_or_else(|| format!("{text:?} is not TOKEN=BIAS"))?;
+    let token: i32 = token.trim().parse().map_err(|e| format!("the token in {text:?} is not a token id: {e}"))?;
+    let bias: f32 = bias.trim().parse().map_err(|e| format!("the bias in {text:?} is not a number: {e}"))?;
+    if token < 0 || bias.is_nan() || bias == f32::INFINITY {
+        return Err(format!("{text:?}: the token must be >= 0 and the bias a number or -inf"));
+    }
+    Ok(LogitBias { token, bias })
+}
+
+/// Prints one generated token's log-probabilities (for --top-logprobs) to standard error.
+pub(crate) fn print_logprobs(model: &focusllm::Model, entry: &focusllm::TokenLogprobs) -> bool {
+    let piece = |token: i32| {
+        let bytes = model.token_to_piece(token, true).unwrap_or_default();
+        format!("{:?}", String::from_utf8_lossy(&bytes))
+    };
+    let top: Vec<String> = entry.top.iter().map(|t| format!("{} {:.3}", piece(t.token), t.logprob)).collect();
+    errln!("[logprob {} {:.3} | {}]", piece(entry.token), entry.logprob, top.join(", "));
+    true
 }
 
 #[derive(Args)]
@@ -268,12 +336,26 @@ fn usable_threads(threads: u32) -> u32 {
     cores
 }
 
-pub(crate) fn generate_params(args: &SamplingArgs) -> GenerateParams {
+/// The generation parameters the options ask for; `chat` (a chat-formatted prompt) takes the
+/// chat preset's repetition penalty unless --repeat-penalty is given.
+pub(crate) fn generate_params(args: &SamplingArgs, chat: bool) -> GenerateParams {
+    let preset = if chat { SamplerParams::chat() } else { SamplerParams::default() };
     GenerateParams {
         max_tokens: args.max_tokens,
         stop: args.stop.clone(),
-        sampler: SamplerParams { temperature: args.temperature, seed: args.seed, ..Default::default() },
+        sampler: SamplerParams {
+            temperature: args.temperature,
+            seed: args.seed,
+            repeat_penalty: args.repeat_penalty.unwrap_or(preset.repeat_penalty),
+            repeat_last_n: args.repeat_last_n,
+            frequency_penalty: args.frequency_penalty,
+            presence_penalty: args.presence_penalty,
+            logit_bias: args.logit_bias.clone(),
+            penalize_prompt: args.penalize_prompt,
+            ..preset
+        },
         render_special: false,
+        top_logprobs: args.top_logprobs,
     }
 }
 
@@ -305,7 +387,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         (None, Some(prompt)) => prompt.clone(),
         (None, None) => return Err("give a prompt or --file".into()),
     };
-    let params = generate_params(&args.sampling);
+    let params = generate_params(&args.sampling, args.chat);
     params.validate().map_err(|e| e.to_string())?;
     let model = load_model(&args.model)?;
     let mut ctx = Context::new(model, &context_params(&args.model, args.ctx_size)?).map_err(|e| e.to_string())?;
@@ -317,13 +399,10 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         true
     };
     let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
-    let generation = focusllm::generate(
-        &mut ctx,
-        &prompt,
-        &params,
-        Observer { on_piece: &mut on_piece, on_progress: &mut on_progress },
-    )
-    .map_err(|e| e.to_string())?;
+    let model = ctx.model().clone();
+    let mut on_logprobs = |entry: &focusllm::TokenLogprobs| print_logprobs(&model, entry);
+    let observer = Observer { on_piece: &mut on_piece, on_progress: &mut on_progress }.with_logprobs(&mut on_logprobs);
+    let generation = focusllm::generate(&mut ctx, &prompt, &params, observer).map_err(|e| e.to_string())?;
     bar.finish();
     outln!();
     errln!(

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 static_assert(!std::is_copy_constructible_v<focusllm::Model>, "a Model owns its handle");
 static_assert(!std::is_copy_assignable_v<focusllm::Session>, "a Session owns its handle");
@@ -74,6 +75,21 @@ int main(int argc, char **argv) {
         check(model.n_ctx_train() >= 2048, "the model's window");
         check(!model.description().empty(), "the model's description");
 
+        // Tokens, templates and metadata.
+        const std::vector<int32_t> tokens = model.tokenize("Hello, world!");
+        check(!tokens.empty() && model.detokenize(tokens) == "Hello, world!", "tokenize/detokenize round trip");
+        check(model.count_tokens("Hello, world!") == tokens.size(), "count_tokens counts what tokenize gives");
+        check(model.tokenize("<|im_start|>", false, true).size() == 1, "parse_special makes one control token");
+        const std::string chat = model.apply_chat_template({{"user", "Hi!"}}, true);
+        check(chat == "<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n", "apply_chat_template: " + chat);
+        const focusllm_model_info info = model.info();
+        check(info.n_vocab == 49152 && info.n_ctx_train == model.n_ctx_train() && info.has_chat_template,
+              "info()");
+        check(model.architecture() == "llama", "architecture(): " + model.architecture());
+        message = expect_error(FOCUSLLM_STATUS_INVALID_INPUT, "an id outside the vocabulary",
+                               [&] { model.detokenize({49152}); });
+        check(message.find("token 49152") != std::string::npos, "the error names the id: " + message);
+
         focusllm_session_params session_params = focusllm::default_session_params();
         session_params.n_ctx = 1024;
         session_params.window = 1024;
@@ -106,6 +122,25 @@ int main(int argc, char **argv) {
             "Count from one to ten.", [&](std::string_view) { return ++seen < 2; }, true, params);
         check(result.finish_reason == FOCUSLLM_FINISH_REASON_CALLER_STOPPED && seen == 2,
               "returning false stops generation (finish reason " + std::to_string(result.finish_reason) + ")");
+
+        // Log-probabilities through the wrapper's LogprobsFn, before each token's piece.
+        focusllm_generate_params with_logprobs = params;
+        with_logprobs.top_logprobs = 2;
+        std::vector<int32_t> logprob_tokens;
+        bool sorted = true;
+        focusllm_job job{};
+        job.struct_size = sizeof job;
+        job.prompt = "apple banana apple banana";
+        job.prompt_len = std::string_view(job.prompt).size();
+        result = session.run(
+            job, [&](std::string_view) { return true; }, with_logprobs, {},
+            [&](const focusllm::TokenLogprobs &entry) {
+                logprob_tokens.push_back(entry.token);
+                sorted = sorted && entry.top.size() == 2 && entry.top[0].logprob >= entry.top[1].logprob &&
+                         entry.logprob <= 0.0f;
+                return true;
+            });
+        check(logprob_tokens.size() == result.n_tokens && sorted, "one sorted logprobs entry per token");
 
         try {
             session.ask(kDocument, kQuestion, [](std::string_view) -> bool { throw std::logic_error("from the lambda"); },

@@ -97,6 +97,17 @@ public struct SessionParams: Sendable {
 }
 
 /// What a run generates. The initializer gives the library's defaults (greedy sampling).
+/// A bias added to one token's logit.
+public struct LogitBias: Sendable, Equatable {
+    public var token: Int32
+    public var bias: Float
+
+    public init(token: Int32, bias: Float) {
+        self.token = token
+        self.bias = bias
+    }
+}
+
 public struct GenerateParams: Sendable {
     public var maxTokens: UInt32
     public var temperature: Float
@@ -113,6 +124,20 @@ public struct GenerateParams: Sendable {
     /// A token that cancels the call run with these parameters (nil: only `Session.cancel()`
     /// and the callbacks stop it). Use a new token per call.
     public var cancelToken: CancelToken? = nil
+    /// Subtracted from a token's logit per occurrence in the last repeatLastN tokens, in
+    /// -2...2 (0 disables).
+    public var frequencyPenalty: Float = 0
+    /// Subtracted once from every token in the last repeatLastN tokens, in -2...2 (0 disables).
+    public var presencePenalty: Float = 0
+    /// Added to these tokens' logits before sampling: -.infinity bans a token, a large
+    /// positive bias forces it. At most 1024 entries.
+    public var logitBias: [LogitBias] = []
+    /// Let the penalties count the prompt's tokens too (llama.cpp's way); by default they count
+    /// generated tokens only, so an answer may repeat a document's words.
+    public var penalizePrompt: Bool = false
+    /// In 0...20: each generated token's log-probability and its topLogprobs most likely
+    /// alternatives arrive in `Piece.logprobs` (0: none).
+    public var topLogprobs: UInt32 = 0
 
     public init(maxTokens: UInt32? = nil) {
         var c = focusllm_generate_params()
@@ -142,6 +167,13 @@ public struct GenerateParams: Sendable {
         c.seed = seed
         c.render_special = renderSpecial
         c.cancel = cancelToken?.handle
+        c.frequency_penalty = frequencyPenalty
+        c.presence_penalty = presencePenalty
+        c.top_logprobs = topLogprobs
+        c.penalize_prompt = penalizePrompt
+        // Every run passes its RunBox as user_data, which runLogprobsCallback reads.
+        c.on_logprobs = topLogprobs > 0 ? runLogprobsCallback : nil
+        let biases = logitBias.map { focusllm_logit_bias(token: $0.token, bias: $0.bias) }
         let bytes: [CChar] = stop.flatMap { $0.utf8.map { CChar(bitPattern: $0) } }
         return try bytes.withUnsafeBufferPointer { buffer in
             var strings: [focusllm_str] = []
@@ -154,7 +186,11 @@ public struct GenerateParams: Sendable {
             return try strings.withUnsafeBufferPointer { array in
                 c.stop = array.baseAddress
                 c.n_stop = array.count
-                return try body(&c)
+                return try biases.withUnsafeBufferPointer { biasArray in
+                    c.logit_bias = biasArray.baseAddress
+                    c.n_logit_bias = biasArray.count
+                    return try body(&c)
+                }
             }
         }
     }

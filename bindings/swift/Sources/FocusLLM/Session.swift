@@ -21,6 +21,25 @@ public struct Job: Sendable {
 public struct Piece: Sendable {
     public var text: String
     public var tokens: [Int32]
+    /// When GenerateParams.topLogprobs > 0: the log-probabilities of the tokens generated
+    /// since the previous piece (usually one per token of `tokens`).
+    public var logprobs: [TokenLogprobs] = []
+}
+
+/// The log-probability of one generated token and the most likely alternatives at that
+/// step, from the model's distribution before bias and penalties.
+public struct TokenLogprobs: Sendable, Equatable {
+    public var token: Int32
+    /// Natural log, <= 0.
+    public var logprob: Float
+    /// The GenerateParams.topLogprobs most likely tokens, most likely first.
+    public var top: [TopLogprob]
+}
+
+/// One alternative: a token and its log-probability.
+public struct TopLogprob: Sendable, Equatable {
+    public var token: Int32
+    public var logprob: Float
 }
 
 /// A session over a model. It runs one call at a time (a second call while one runs throws
@@ -150,10 +169,22 @@ let runPieceCallback: focusllm_piece_fn = { text, length, tokens, count, userDat
     let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
     let piece = Piece(
         text: String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self),
-        tokens: Array(UnsafeBufferPointer(start: tokens, count: count))
+        tokens: Array(UnsafeBufferPointer(start: tokens, count: count)),
+        logprobs: box.pendingLogprobs
     )
+    box.pendingLogprobs = []
     box.text += piece.text
     return box.onPiece?(piece) ?? true
+}
+
+/// The C log-probabilities callback of every run: collects them for the next piece.
+let runLogprobsCallback: focusllm_logprobs_fn = { token, logprob, top, count, userData in
+    let box = Unmanaged<RunBox>.fromOpaque(userData!).takeUnretainedValue()
+    let alternatives = UnsafeBufferPointer(start: top, count: count).map {
+        TopLogprob(token: $0.token, logprob: $0.logprob)
+    }
+    box.pendingLogprobs.append(TokenLogprobs(token: token, logprob: logprob, top: alternatives))
+    return true
 }
 
 /// The C progress callback of every run and ingest: forwards to the `RunBox` in user_data.
@@ -167,6 +198,7 @@ final class RunBox {
     let onPiece: ((Piece) -> Bool)?
     let onProgress: ((Int, Int) -> Bool)?
     var text = ""
+    var pendingLogprobs: [TokenLogprobs] = []
 
     init(onPiece: ((Piece) -> Bool)?, onProgress: ((Int, Int) -> Bool)?) {
         self.onPiece = onPiece

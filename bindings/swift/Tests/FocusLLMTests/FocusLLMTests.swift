@@ -33,6 +33,54 @@ final class FocusLLMTests: XCTestCase {
         return try Session(model: model, params: params)
     }
 
+    func testTokensTemplatesAndInfo() throws {
+        let model = try loadModel()
+        let text = "Hello, world! ünïcödé"
+        let tokens = try model.tokenize(text, special: false)
+        XCTAssertFalse(tokens.isEmpty)
+        XCTAssertEqual(try model.detokenize(tokens, special: false), text)
+        XCTAssertEqual(try model.countTokens(text, special: false), tokens.count)
+        XCTAssertGreaterThan(try model.countTokens("<|im_start|>", special: false), 1)
+        let chat = try model.applyChatTemplate([ChatMessage(role: "user", content: "Hi!")], addAssistant: true)
+        XCTAssertEqual(chat, "<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n")
+        let info = try model.info()
+        XCTAssertEqual(info.architecture, "llama")
+        XCTAssertEqual(info.nVocab, 49152)
+        XCTAssertEqual(info.nCtxTrain, model.nCtxTrain)
+        XCTAssertTrue(info.hasChatTemplate)
+        XCTAssertNotNil(info.eos)
+        XCTAssertThrowsError(try model.detokenize([49152], special: false)) { error in
+            XCTAssertEqual((error as? FocusLLMError)?.status, .invalidInput)
+        }
+    }
+
+    func testLogprobsAndLogitBias() throws {
+        let session = try smallSession(try loadModel())
+        var params = GenerateParams(maxTokens: 4)
+        params.topLogprobs = 2
+        var entries: [TokenLogprobs] = []
+        var tokens: [Int32] = []
+        try session.run(Job(prompt: "apple banana apple banana"), params: params, onPiece: { piece in
+            entries += piece.logprobs
+            tokens += piece.tokens
+            return true
+        })
+        XCTAssertEqual(entries.map(\.token), tokens)
+        for entry in entries {
+            XCTAssertEqual(entry.top.count, 2)
+            XCTAssertLessThanOrEqual(entry.logprob, 0)
+            XCTAssertGreaterThanOrEqual(entry.top[0].logprob, entry.top[1].logprob)
+        }
+        params.topLogprobs = 0
+        params.logitBias = [LogitBias(token: 1000, bias: 100)]
+        var forced: [Int32] = []
+        try session.run(Job(prompt: "apple banana apple banana"), params: params, onPiece: { piece in
+            forced += piece.tokens
+            return true
+        })
+        XCTAssertEqual(forced.first, 1000)
+    }
+
     func testHeaderAndLibraryABIAgree() throws {
         XCTAssertEqual(Version.headerABI, Version.libraryABI)
         XCTAssertNoThrow(try Version.check())

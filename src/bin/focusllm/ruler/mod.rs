@@ -138,9 +138,8 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
     let mut csv = args.csv.as_deref().map(|path| open_csv(path, CSV_HEADER)).transpose()?;
     let mut rows = Vec::new();
     for &family in &families {
-        let sampling =
-            SamplingArgs { max_tokens: family.answer_tokens(), temperature: 0.0, seed: 42, stop: Vec::new() };
-        let params = generate_params(&sampling);
+        let sampling = SamplingArgs::greedy(family.answer_tokens());
+        let params = generate_params(&sampling, false);
         for &length in &args.lengths {
             let length = length as usize;
             for sample_index in
