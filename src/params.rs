@@ -341,7 +341,7 @@ pub enum Strategy {
 }
 
 /// Parameters of the FocusLLM engine. A length of 0 means "the default for this model and
-/// strategy" (see [`crate::focus`] for how defaults are derived).
+/// strategy", derived from the window as the README's "How the engine works" section describes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FocusParams {
     pub strategy: Strategy,

@@ -39,6 +39,7 @@ use focusllm::capi::run::*;
 use focusllm::capi::session::*;
 use focusllm::capi::status::{focusllm_status, focusllm_status_string};
 use focusllm::capi::version::{focusllm_abi_version, focusllm_version_string};
+use focusllm::capi::vocab::*;
 
 use focusllm_status as S;
 
@@ -553,6 +554,134 @@ fn c_entry_points() {
         m.count("focusllm_model_description");
         focusllm_model_free(null_mut());
         m.count("focusllm_model_free");
+    }
+
+    // --- tokens, templates and metadata: NULL handles and outputs, bad text, bad ids, sizes
+    // SAFETY (this block): a live model or NULL; every buffer lives on the stack for the call.
+    unsafe {
+        let mut len = usize::MAX;
+        let mut tokens = [7i32; 4];
+        let text = b"hello";
+        let f = "focusllm_model_tokenize";
+        let tokenize = |model, text: *const c_char, text_len, out: *mut i32, cap, n: *mut usize| {
+            focusllm_model_tokenize(model, text, text_len, false, false, out, cap, n)
+        };
+        m.fails(
+            f,
+            tokenize(null(), text.as_ptr().cast(), 5, tokens.as_mut_ptr(), 4, &mut len),
+            S::InvalidArgument,
+            "model is NULL",
+        );
+        m.fails(
+            f,
+            tokenize(model, null(), 5, tokens.as_mut_ptr(), 4, &mut len),
+            S::InvalidArgument,
+            "text is NULL but its length is 5",
+        );
+        m.fails(
+            f,
+            tokenize(model, BAD_UTF8.as_ptr().cast(), BAD_UTF8.len(), tokens.as_mut_ptr(), 4, &mut len),
+            S::InvalidArgument,
+            "not valid UTF-8",
+        );
+        m.fails(
+            f,
+            tokenize(model, text.as_ptr().cast(), 5, null_mut(), 4, &mut len),
+            S::InvalidArgument,
+            "out_tokens is NULL",
+        );
+        m.fails(
+            f,
+            tokenize(model, text.as_ptr().cast(), 5, tokens.as_mut_ptr(), 4, null_mut()),
+            S::InvalidArgument,
+            "NULL",
+        );
+        assert_eq!(tokens, [7; 4], "{f} wrote out_tokens on a failure");
+
+        let f = "focusllm_model_count_tokens";
+        m.fails(
+            f,
+            focusllm_model_count_tokens(null(), text.as_ptr().cast(), 5, false, false, &mut len),
+            S::InvalidArgument,
+            "model is NULL",
+        );
+        m.fails(
+            f,
+            focusllm_model_count_tokens(model, BAD_UTF8.as_ptr().cast(), BAD_UTF8.len(), false, false, &mut len),
+            S::InvalidArgument,
+            "not valid UTF-8",
+        );
+        m.fails(
+            f,
+            focusllm_model_count_tokens(model, text.as_ptr().cast(), 5, false, false, null_mut()),
+            S::InvalidArgument,
+            "NULL",
+        );
+
+        let mut buffer = [0x5Au8; 8];
+        let f = "focusllm_model_detokenize";
+        let ids = [1i32, -3];
+        m.fails(
+            f,
+            focusllm_model_detokenize(null(), ids.as_ptr(), 1, false, buffer.as_mut_ptr().cast(), 8, &mut len),
+            S::InvalidArgument,
+            "model is NULL",
+        );
+        m.fails(
+            f,
+            focusllm_model_detokenize(model, null(), 2, false, buffer.as_mut_ptr().cast(), 8, &mut len),
+            S::InvalidArgument,
+            "tokens is NULL but its length is 2",
+        );
+        m.fails(
+            f,
+            focusllm_model_detokenize(model, ids.as_ptr(), 2, false, buffer.as_mut_ptr().cast(), 8, &mut len),
+            S::InvalidInput,
+            "token -3 (at index 1) is outside",
+        );
+        m.fails(
+            f,
+            focusllm_model_detokenize(model, ids.as_ptr(), 1, false, buffer.as_mut_ptr().cast(), 8, null_mut()),
+            S::InvalidArgument,
+            "NULL",
+        );
+
+        let f = "focusllm_model_apply_chat_template";
+        m.fails(
+            f,
+            focusllm_model_apply_chat_template(null(), null(), 0, true, buffer.as_mut_ptr().cast(), 8, &mut len),
+            S::InvalidArgument,
+            "model is NULL",
+        );
+        m.fails(
+            f,
+            focusllm_model_apply_chat_template(model, null(), 2, true, buffer.as_mut_ptr().cast(), 8, &mut len),
+            S::InvalidArgument,
+            "messages is NULL but its length is 2",
+        );
+
+        for f in ["focusllm_model_architecture", "focusllm_model_chat_template"] {
+            let mut call = |model, out: *mut usize| match f {
+                "focusllm_model_architecture" => focusllm_model_architecture(model, buffer.as_mut_ptr().cast(), 0, out),
+                _ => focusllm_model_chat_template(model, buffer.as_mut_ptr().cast(), 0, out),
+            };
+            m.fails(f, call(null(), &mut len), S::InvalidArgument, "model is NULL");
+            m.fails(f, call(model, null_mut()), S::InvalidArgument, "NULL");
+        }
+        assert_eq!(buffer, [0x5A; 8], "a failed call wrote the caller's buffer");
+
+        let f = "focusllm_model_get_info";
+        let mut info = Patterned::with_size(size_of::<focusllm_model_info>());
+        let before = info.clone();
+        m.fails(f, focusllm_model_get_info(null(), info.ptr()), S::InvalidArgument, "model is NULL");
+        m.fails(f, focusllm_model_get_info(model, null_mut()), S::InvalidArgument, "out_info is NULL");
+        assert_eq!(info, before);
+        for (bad, needle) in bad_sizes(size_of::<focusllm_model_info>(), 10) {
+            let mut info = Patterned::with_size(bad);
+            let before = info.clone();
+            m.fails(f, focusllm_model_get_info(model, info.ptr()), S::StructSize, needle);
+            assert_eq!(info, before, "{f} wrote out_info with struct_size {bad}");
+        }
     }
 
     // --- estimate_memory and session_new share the session params rows
