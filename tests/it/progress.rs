@@ -105,6 +105,8 @@ fn progress_counts_the_kept_chunks_at_their_real_length() {
             window: 512,
             chunk_len: 100,
             top_chunks: 16,
+            // Every chunk read, however far behind the best it scores.
+            read_gap: f32::INFINITY,
             use_chat_template: false,
             ..Default::default()
         },
