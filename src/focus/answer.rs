@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::math::{BestK, reading_order};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
+use super::sizing::pad_cells;
 use super::{Job, ProgressCounter, Reading, zoom};
 use crate::error::Result;
 use crate::generate::{
@@ -50,7 +51,7 @@ pub(crate) fn focus_then_attend(
     let scores;
     {
         let n_seqs = scan_sequences(job);
-        let cells_per_seq = (chunk_seq_len(job) + 1).div_ceil(256) * 256;
+        let cells_per_seq = pad_cells(chunk_seq_len(job) + 1);
         let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
         scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
             let score = done.score();

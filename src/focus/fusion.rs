@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::math::{BestK, argmin, entropy, fuse, log_softmax};
 use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
+use super::sizing::pad_cells;
 use super::{Job, ProgressCounter, Reading};
 use crate::error::{Error, Result};
 use crate::generate::{Answering, Callbacks, decode_sequence, reborrow};
@@ -40,7 +41,7 @@ pub(crate) fn logit_fusion(
     let slots = width as SeqId;
     let (local_seq, free_seq) = (slots + top as SeqId, slots + top as SeqId + 1);
     let longest = chunk_seq_len(job).max(local.len()).max(context_free.len());
-    let cells_per_seq = (longest + params.max_tokens as usize + 1).div_ceil(256) * 256;
+    let cells_per_seq = pad_cells(longest + params.max_tokens as usize + 1);
     let n_seqs = scan_sequences(job);
     let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
     let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len() + context_free.len(), on_progress);

@@ -14,6 +14,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use super::math::{entropy, log_softmax};
+use super::sizing::pad_cells;
 use super::{Job, ProgressCounter};
 use crate::error::{Error, Result};
 use crate::llama::{Batch, Context, Pos, SeqId, Token};
@@ -116,7 +117,7 @@ pub(crate) fn scan_sequences(job: &Job<'_>) -> usize {
 /// sequences of `[prefix][chunk]` cells each.
 pub(crate) fn scan_context(job: &Job<'_>) -> Result<Context> {
     let n_seqs = scan_sequences(job);
-    let cells_per_seq = (job.input.prefix.len() + job.plan.longest_chunk() + 1).div_ceil(256) * 256;
+    let cells_per_seq = pad_cells(job.input.prefix.len() + job.plan.longest_chunk() + 1);
     job.context(cells_per_seq * n_seqs, n_seqs, false)
 }
 

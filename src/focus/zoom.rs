@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::scan::{Transient, chunk_seq_len, scan};
+use super::sizing::pad_cells;
 use super::{Job, ProgressCounter};
 use crate::error::Result;
 use crate::plan::ChunkPlan;
@@ -58,7 +59,7 @@ pub(crate) fn best_window(
     let plan = ChunkPlan { waves, chunks: windows, ..job.plan.clone() };
     let zoom = Job { plan: &plan, ..*job };
     let n_seqs = plan.chunks.len();
-    let cells_per_seq = (chunk_seq_len(&zoom) + 1).div_ceil(256) * 256;
+    let cells_per_seq = pad_cells(chunk_seq_len(&zoom) + 1);
     let mut ctx = zoom.context(cells_per_seq * n_seqs, n_seqs, false)?;
     let scores = scan(&zoom, &mut ctx, 0, &mut Transient, progress, &mut |_, _| Ok(()))?;
     let best = super::math::argmin(&scores);
