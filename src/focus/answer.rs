@@ -18,15 +18,16 @@ use crate::llama::{Batch, Context, Pos, SeqId, Token};
 use crate::params::GenerateParams;
 
 /// Focus, then attend: score every chunk (split KV, each chunk attends only to itself; see
-/// [`Finished::score`]), keep the `top_chunks` best, then answer in a fresh single-sequence
-/// context from `[prefix][chunk a][chunk b]...[local]`, the best chunk last, right before the
-/// question. Each kept chunk sees the ones before it, as in a normal reading. Kept chunks
-/// that are neighbours in the document are read in document order ([`reading_order`]).
+/// [`Finished::score`]), keep those of the `top_chunks` best that score within `read_gap`
+/// of the best ([`within_gap`]), then answer in a fresh single-sequence context from
+/// `[prefix][chunk a][chunk b]...[passage][local]`, the best chunk last, right before the
+/// question, and after it the best chunk's most relevant window read again ([`zoom`]). Each
+/// kept chunk sees the ones before it, as in a normal reading. Kept chunks that are
+/// neighbours in the document are read in document order ([`reading_order`]), each passage
+/// followed by the rest of the sentence its end cut ([`read_ranges`]).
 ///
-/// Order matters to a small model. On six depths of the 32K needle in prose that document
-/// order missed, the needle's chunk was kept every time, yet SmolLM2-135M answered a wrong
-/// number or restated the question in five; with that chunk placed last, all six answers
-/// held the number.
+/// Order and nearness matter to a small model: it tends to copy the fact of the asked form
+/// nearest to the question (bench/README.md, the RULER section, has the measurements).
 ///
 /// The chunk read first is not decoded again: its `[prefix][chunk]` KV, saved from the scan
 /// when it entered the top and rewritten to a single-stream layout, is exactly what decoding

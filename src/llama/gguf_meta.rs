@@ -77,7 +77,7 @@ impl ModelMeta {
 }
 
 /// Every entry of the GGUF file at `path` whose key starts with `prefix` (`tokenizer.ggml.`),
-/// or [`Error::Gguf`] with llama.cpp's reason when its reader refuses the file.
+/// or [`crate::Error::Gguf`] with llama.cpp's reason when its reader refuses the file.
 #[cfg(feature = "hf-tokenizer")]
 pub(crate) fn read_entries(path: &std::path::Path, prefix: &str) -> crate::Result<HashMap<String, MetaValue>> {
     let c_path = super::model::path_to_cstring(path)?;
