@@ -5,7 +5,8 @@ use crate::common;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-fn focusllm(args: &[&str]) -> (bool, String, String) {
+/// Runs the program on the test models: (success, stdout, stderr).
+pub(crate) fn focusllm(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_focusllm"))
         .args(args)
         .env("FOCUSLLM_MODELS_DIR", common::models_dir())

@@ -1,22 +1,8 @@
 //! The command line's sampling knobs: penalties, logit bias and log-probabilities, with
 //! plain-word errors naming the bad value.
 
+use crate::cli::focusllm;
 use crate::common;
-
-use std::process::Command;
-
-fn focusllm(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_focusllm"))
-        .args(args)
-        .env("FOCUSLLM_MODELS_DIR", common::models_dir())
-        .output()
-        .expect("the program runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn bad_sampling_values_are_refused_by_name() {
