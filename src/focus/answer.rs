@@ -82,8 +82,8 @@ pub(crate) fn focus_then_attend(
     let prefix = job.input.prefix.len();
     // The kept chunks are known now: what the answer's context reads is the prefix, them and
     // the local context (the estimate above assumed the longest chunks).
-    let read_tokens: usize = reading.iter().map(|r| r.len()).sum();
-    progress.set_total(job.prefill_total() + prefix + read_tokens + zoom_cost);
+    let reads = |reading: &[Range<usize>]| reading.iter().map(|r| r.len()).sum::<usize>();
+    progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
     if let Some(chunk) = zoom_into
         && let Some(window) = zoom::best_window(job, &chunk, &mut progress)?
     {
@@ -91,9 +91,9 @@ pub(crate) fn focus_then_attend(
         let most = (window.end + window.len() / 2).min(job.plan.local.start);
         let end = (window.end..most).find(|&t| ends_sentence(t)).map_or(window.end, |t| t + 1);
         reading.push(window.start..end);
-        progress.set_total(job.prefill_total() + prefix + read_tokens + zoom_cost + end - window.start);
+        progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
     }
-    let read_tokens: usize = reading.iter().map(|r| r.len()).sum();
+    let read_tokens = reads(&reading);
     let cells = prefix + read_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
     let mut ctx = job.context(cells, 1, false)?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
