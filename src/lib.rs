@@ -51,8 +51,8 @@ pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
 
 pub use error::{Error, Result};
 pub use focus::{
-    Answer, AskStats, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, Session,
-    StoreCounts,
+    Answer, AskStats, Conversation, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams,
+    Session, Source, SourceText, StoreCounts,
 };
 pub use generate::{
     Callbacks, FinishReason, Generation, LogprobsCallback, Observer, Progress, Prompt, TokenLogprobs, TopLogprob,

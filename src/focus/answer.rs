@@ -128,7 +128,7 @@ pub(crate) fn focus_then_attend(
     }
     let end = start + tokens.len();
     let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, on_logprobs, started)?;
-    Ok(Reading { generation, selected, scores })
+    Ok(Reading { generation, selected, scores, read: reading })
 }
 
 /// Keeps, of the kept chunks ranked worst first, those whose score is within `gap` nats of
@@ -211,7 +211,7 @@ pub(crate) fn candidates(
     })?;
     let generation =
         answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, on_logprobs, started)?;
-    Ok(Reading { generation, selected: Vec::new(), scores })
+    Ok(Reading { generation, selected: Vec::new(), scores, read: Vec::new() })
 }
 
 /// Decodes `tokens` into `seq` from position `start`, adding to the job's progress.

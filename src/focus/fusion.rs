@@ -111,7 +111,9 @@ pub(crate) fn logit_fusion(
     let mut generation = answer.finish(finish);
     generation.prompt_tokens = prefix.len() + job.input.body.len();
     generation.prompt_seconds = prompt_seconds;
-    Ok(Reading { generation, selected: kept.iter().map(|(index, _)| *index).collect(), scores })
+    let selected: Vec<usize> = kept.iter().map(|(index, _)| *index).collect();
+    let read = selected.iter().map(|&chunk| job.plan.chunks[chunk].clone()).collect();
+    Ok(Reading { generation, selected, scores, read })
 }
 
 /// One batch with `tokens[i]` appended to row i's sequence, logits for all.

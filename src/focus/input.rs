@@ -2,6 +2,7 @@
 //! with (BOS, chat header), the body the plan cuts (document, then question and chat tail),
 //! and the equivalent plain prompt for inputs that fit the window.
 
+use super::sources::{Segment, SourceText};
 use crate::chat::{self, Piece};
 use crate::error::{Error, Result};
 use crate::generate::Prompt;
@@ -18,6 +19,8 @@ pub struct FocusInput {
     pub question_start: usize,
     /// The same input as one plain prompt (`prefix` then `body`), used when it fits the window.
     pub direct_prompt: Prompt,
+    /// Where the body's tokens come from in the caller's texts (for citations).
+    pub segments: Vec<Segment>,
 }
 
 impl FocusInput {
@@ -46,7 +49,7 @@ impl FocusInput {
         let mut body = model.tokenize(document, false, false)?;
         let question_start = body.len();
         body.extend(model.tokenize(question, false, false)?);
-        Ok(FocusInput::new(prefix, body, question_start))
+        Ok(FocusInput::new(prefix, body, question_start, vec![document_segment(document, 0, question_start)]))
     }
 
     fn chat(model: &Model, document: &str, question: &str) -> Result<FocusInput> {
@@ -65,7 +68,7 @@ impl FocusInput {
         };
         // Templates may trim the message (Gemma's does); the document and the question are
         // what is left of each.
-        let (document, question) = split_rendered(&content, rendered, document.len())
+        let (offset, document, question) = split_rendered(&content, rendered, document.len())
             .ok_or_else(|| Error::ChatTemplate("the chat template changed the message text; use raw mode".into()))?;
         let prefix = model.tokenize(&head, true, true)?;
         // The document and the question are data: text that looks like a control token stays text.
@@ -73,26 +76,42 @@ impl FocusInput {
         let question_start = body.len();
         body.extend(model.tokenize(question, false, false)?);
         body.extend(model.tokenize(&tail, false, true)?);
-        Ok(FocusInput::new(prefix, body, question_start))
+        Ok(FocusInput::new(prefix, body, question_start, vec![document_segment(document, offset, question_start)]))
     }
 
     /// The input; its plain prompt is exactly the tokens the chunked path reads, so an input
     /// just under the window and one just over it get the same treatment.
-    fn new(prefix: Vec<Token>, body: Vec<Token>, question_start: usize) -> FocusInput {
+    pub(crate) fn new(
+        prefix: Vec<Token>,
+        body: Vec<Token>,
+        question_start: usize,
+        segments: Vec<Segment>,
+    ) -> FocusInput {
         let direct_prompt = Prompt::Tokens([prefix.as_slice(), body.as_slice()].concat());
-        FocusInput { prefix, body, question_start, direct_prompt }
+        FocusInput { prefix, body, question_start, direct_prompt, segments }
     }
+}
+
+/// The segment of a document's tokens: `text` (what was tokenized) starts at byte `offset`
+/// of the caller's document.
+fn document_segment(text: &str, offset: usize, n_tokens: usize) -> Segment {
+    Segment { tokens: 0..n_tokens, origin: SourceText::Document, text: text.to_string(), skip: 0, offset }
 }
 
 /// Splits the template's rendering of `content` (`document + "\n\n" + question`, the
 /// document `document_len` bytes) into what it kept of the document and of the question
 /// (which keeps its leading `"\n\n"`). None when the rendering is not a part of the content
-/// that holds the boundary between the two.
-fn split_rendered<'a>(content: &'a str, rendered: &str, document_len: usize) -> Option<(&'a str, &'a str)> {
+/// that holds the boundary between the two. The first value is where the kept document
+/// starts in the document.
+pub(super) fn split_rendered<'a>(
+    content: &'a str,
+    rendered: &str,
+    document_len: usize,
+) -> Option<(usize, &'a str, &'a str)> {
     let start = content.find(rendered)?;
     let end = start + rendered.len();
     (start < document_len && end > document_len + 2)
-        .then(|| (&content[start..document_len], &content[document_len..end]))
+        .then(|| (start, &content[start..document_len], &content[document_len..end]))
 }
 
 #[cfg(test)]
@@ -102,8 +121,8 @@ mod tests {
     #[test]
     fn a_trimmed_rendering_splits_at_the_document_end() {
         let content = "  doc\n\nquestion? \n";
-        assert_eq!(split_rendered(content, content, 5), Some(("  doc", "\n\nquestion? \n")));
-        assert_eq!(split_rendered(content, content.trim(), 5), Some(("doc", "\n\nquestion?")));
+        assert_eq!(split_rendered(content, content, 5), Some((0, "  doc", "\n\nquestion? \n")));
+        assert_eq!(split_rendered(content, content.trim(), 5), Some((2, "doc", "\n\nquestion?")));
         assert_eq!(split_rendered(content, "something else", 5), None);
         assert_eq!(split_rendered(content, "question?", 5), None);
     }

@@ -20,6 +20,7 @@
 //!   appended to each chunk.
 
 mod answer;
+mod conversation;
 mod docfile;
 mod document;
 mod fusion;
@@ -28,7 +29,9 @@ mod math;
 mod memory;
 mod scan;
 mod sizing;
+mod sources;
 mod store;
+mod transcript;
 mod zoom;
 
 use std::sync::Arc;
@@ -41,10 +44,12 @@ use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, S
 use crate::plan::{self, Plan, PlanInput, PlanParams};
 use scan::{ChunkMemory, Transient};
 
+pub use conversation::Conversation;
 pub use docfile::{FORMAT_VERSION as DOCUMENT_FORMAT_VERSION, MAGIC as DOCUMENT_MAGIC};
 pub use document::{Document, DocumentInfo, DocumentParams};
 pub use input::FocusInput;
 pub use memory::estimate_memory_bytes;
+pub use sources::{Source, SourceText};
 pub use store::StoreCounts;
 
 /// What the engine did for one `ask`, besides the generated text.
@@ -68,6 +73,9 @@ pub struct AskStats {
     /// Wall time from the call (tokenization included) until the first answer token could be
     /// sampled: the time to first token.
     pub prefill_seconds: f64,
+    /// Input tokens whose KV a conversation kept from its earlier turns, so that only the
+    /// rest was decoded (0 for an `ask`, and past the window).
+    pub cached_tokens: usize,
 }
 
 /// The result of [`Session::ask`].
@@ -75,6 +83,9 @@ pub struct AskStats {
 pub struct Answer {
     pub generation: Generation,
     pub stats: AskStats,
+    /// The passages of the caller's text that the answer read, in the order read (empty when
+    /// the input ran direct, and for the Candidate strategy, which reads no passage).
+    pub sources: Vec<Source>,
 }
 
 /// A model plus the settings to run jobs on it. Holds no KV between jobs; contexts are
@@ -167,7 +178,7 @@ impl Session {
             Plan::Direct => self.ask_direct(input, params, observer, started),
             Plan::Chunked(plan) => {
                 let result = self.run_chunked(input, &plan, memory, params, observer)?;
-                Ok(chunked_answer(result, input_tokens, &plan, started))
+                Ok(chunked_answer(&self.model, result, input, &plan, started))
             }
         }
     }
@@ -227,6 +238,7 @@ impl Session {
         let mut ctx = Context::with_cancel(self.model.clone(), &context, self.cancel.clone())?;
         let generation = generate(&mut ctx, &input.direct_prompt, params, observer)?;
         Ok(Answer {
+            sources: Vec::new(),
             stats: AskStats {
                 input_tokens,
                 direct: true,
@@ -235,6 +247,7 @@ impl Session {
                 selected_chunks: Vec::new(),
                 chunk_scores: Vec::new(),
                 prefill_seconds: started.elapsed().as_secs_f64() - generation.generate_seconds,
+                cached_tokens: 0,
             },
             generation,
         })
@@ -247,14 +260,25 @@ pub(crate) struct Reading {
     pub generation: Generation,
     pub selected: Vec<usize>,
     pub scores: Vec<f32>,
+    /// The body's token ranges the answer read, in the order read (empty for Candidate).
+    pub read: Vec<std::ops::Range<usize>>,
 }
 
 /// The answer of a chunked job.
-fn chunked_answer(reading: Reading, input_tokens: usize, plan: &plan::ChunkPlan, started: Instant) -> Answer {
-    let Reading { generation, selected, scores } = reading;
+fn chunked_answer(
+    model: &Model,
+    reading: Reading,
+    input: &FocusInput,
+    plan: &plan::ChunkPlan,
+    started: Instant,
+) -> Answer {
+    let input_tokens = input.prefix.len() + input.body.len();
+    let sources = sources::sources(model, input, plan, &reading);
+    let Reading { generation, selected, scores, .. } = reading;
     let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
     Answer {
         generation,
+        sources,
         stats: AskStats {
             input_tokens,
             direct: false,
@@ -263,6 +287,7 @@ fn chunked_answer(reading: Reading, input_tokens: usize, plan: &plan::ChunkPlan,
             selected_chunks: selected,
             chunk_scores: scores,
             prefill_seconds,
+            cached_tokens: 0,
         },
     }
 }

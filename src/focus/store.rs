@@ -249,6 +249,32 @@ impl ChunkStore {
         Ok(Held::InFile { offset, len: state.len() as u64, crc: crc32fast::hash(state) })
     }
 
+    /// Loads the state of the chunk at `range` whose tokens have CRC `tokens_crc` into `seq`;
+    /// false when none is held (a conversation's history chunks: the same range may hold
+    /// other tokens once the history changes).
+    pub fn restore_bound(&self, ctx: &mut Context, range: &Range<usize>, tokens_crc: u32, seq: SeqId) -> Result<bool> {
+        match self.chunks.iter().enumerate().find(|(_, c)| c.range == *range && c.tokens_crc == tokens_crc) {
+            Some((index, chunk)) => self.load(ctx, index, chunk, seq),
+            None => Ok(false),
+        }
+    }
+
+    /// Keeps the state of the chunk at `range` (tokens CRC `tokens_crc`) just decoded in `seq`.
+    pub fn keep_bound(
+        &mut self,
+        ctx: &Context,
+        range: &Range<usize>,
+        tokens_crc: u32,
+        seq: SeqId,
+        seconds: f64,
+    ) -> Result<()> {
+        self.decoded(ctx, range, seq, seconds)?;
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.tokens_crc = tokens_crc;
+        }
+        Ok(())
+    }
+
     fn find(&self, range: &Range<usize>) -> Option<(usize, &StoredChunk)> {
         self.chunks.iter().enumerate().find(|(_, c)| c.range == *range)
     }
@@ -290,7 +316,12 @@ impl ChunkMemory for ChunkStore {
         } else {
             self.spill_or_drop(&state, seconds)?
         };
-        self.chunks.retain(|c| c.range != *range);
+        // A chunk at the same range is replaced (a conversation's history changed there).
+        if let Some(at) = self.chunks.iter().position(|c| c.range == *range) {
+            if let Held::Memory(old) = &self.chunks.remove(at).held {
+                self.in_memory -= old.len() as u64;
+            }
+        }
         self.chunks.push(StoredChunk { range: range.clone(), tokens_crc: 0, held });
         Ok(())
     }

@@ -138,6 +138,17 @@ impl Context {
         self.cancel.clone()
     }
 
+    /// Makes this context's work stop on `cancel` from now on (a context kept between calls,
+    /// each with its own token).
+    pub(crate) fn set_cancel_handle(&mut self, cancel: CancelHandle) {
+        let data = Arc::as_ptr(&cancel.flag) as *mut c_void;
+        // SAFETY: the context is live; `data` points at the flag of `cancel`, which is stored
+        // in `self` right after, so it outlives every call of the callback. The old flag is
+        // released only once the callback no longer points at it.
+        unsafe { sys::llama_set_abort_callback(self.raw(), Some(on_abort_check), data) };
+        self.cancel = cancel;
+    }
+
     /// Total KV cells.
     pub fn n_ctx(&self) -> u32 {
         // SAFETY: valid context.
