@@ -138,13 +138,16 @@ impl Transcript {
     /// everything before it is read in chunks.
     pub fn focus_input(self, local_cap: usize, is_user: impl Fn(usize) -> bool) -> Result<FocusInput> {
         let total = self.body.len();
+        // The first user turn over a document starts, as a question does, after the document.
+        let turn_start =
+            |t: usize| if t == 0 { self.turn_starts[0].max(self.document_tokens) } else { self.turn_starts[t] };
         let last_user = (0..self.turn_starts.len()).rev().find(|&t| is_user(t));
         let start = (0..self.turn_starts.len())
             .filter(|&t| is_user(t))
-            .map(|t| self.turn_starts[t])
+            .map(turn_start)
             .find(|&s| s >= self.document_tokens && total - s <= local_cap);
         let Some(start) = start else {
-            let last = last_user.map_or(total, |t| total - self.turn_starts[t]);
+            let last = last_user.map_or(total, |t| total - turn_start(t));
             return Err(Error::TooLong(format!(
                 "the latest message (with the chat template's text around it) has {last} tokens; local_len \
                  allows at most {local_cap}"

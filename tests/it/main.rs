@@ -15,6 +15,7 @@ mod capi;
 mod chat_injection;
 mod cli;
 mod cli_sampling;
+mod conversation;
 mod document;
 mod document_file;
 mod focus;
