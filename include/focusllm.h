@@ -254,6 +254,17 @@ typedef int32_t focusllm_finish_reason;
 typedef struct focusllm_cancel_token focusllm_cancel_token;
 
 /**
+ * A conversation: a system prompt, then user and assistant turns in the model's chat
+ * template, over an optional processed document. Made by focusllm_conversation_new() or
+ * focusllm_conversation_new_over_document(), freed with focusllm_conversation_free(). It
+ * has its own copy of the session's model and settings (the session may be freed first) and
+ * keeps the KV of its turns between calls. Used by one thread at a time: a second call
+ * while one runs returns FOCUSLLM_STATUS_BUSY. focusllm_conversation_cancel() may be called
+ * from any thread at any time.
+ */
+typedef struct focusllm_conversation focusllm_conversation;
+
+/**
  * A processed document: the chunks' KV of a long text, computed once. Made by
  * focusllm_document_ingest() or focusllm_document_load(), freed with
  * focusllm_document_free(). Usable with any session on the same model and settings;
@@ -678,6 +689,16 @@ typedef struct focusllm_result {
      */
     double prefill_seconds;
     double generate_seconds;
+    /**
+     * Tokens of the input that a conversation kept from its previous turn instead of
+     * decoding them again (0 for other calls).
+     */
+    size_t n_cached_tokens;
+    /**
+     * Passages the answer read, to get with focusllm_session_get_source() or
+     * focusllm_conversation_get_source() (0 when direct).
+     */
+    size_t n_sources;
 } focusllm_result;
 
 /**
@@ -741,6 +762,51 @@ typedef struct focusllm_document_info {
 } focusllm_document_info;
 
 /**
+ * Which of the caller's texts a source lies in.
+ */
+typedef int32_t focusllm_source_text;
+
+/**
+ * A passage an answer read: a byte range of the caller's text. The caller sets
+ * struct_size = sizeof(focusllm_source); the library writes only that many bytes.
+ */
+typedef struct focusllm_source {
+    /**
+     * sizeof(focusllm_source) as compiled into the program, set by the caller.
+     */
+    size_t struct_size;
+    /**
+     * The chunk the passage belongs to (chunks count from 0 at the start of the text read
+     * in chunks).
+     */
+    size_t chunk;
+    /**
+     * That chunk's score: lower is more relevant (the question's mean negative
+     * log-likelihood after the chunk).
+     */
+    float score;
+    /**
+     * A FOCUSLLM_SOURCE_TEXT_* value.
+     */
+    focusllm_source_text text;
+    /**
+     * The message's index for FOCUSLLM_SOURCE_TEXT_MESSAGE (as in
+     * focusllm_conversation_get_message()), else 0.
+     */
+    size_t message;
+    /**
+     * Bytes [byte_start, byte_end) of that text, on UTF-8 character boundaries.
+     */
+    size_t byte_start;
+    size_t byte_end;
+} focusllm_source;
+
+/**
+ * Who wrote a message.
+ */
+typedef int32_t focusllm_role;
+
+/**
  * llama.cpp decides (on for CPU).
  */
 #define FOCUSLLM_FLASH_ATTENTION_AUTO 0
@@ -763,6 +829,20 @@ typedef struct focusllm_document_info {
  * The paper's candidate tokens: the last candidate_cells KV cells of every chunk are shared.
  */
 #define FOCUSLLM_STRATEGY_CANDIDATE 2
+
+#define FOCUSLLM_ROLE_USER 0
+
+#define FOCUSLLM_ROLE_ASSISTANT 1
+
+/**
+ * The document (of focusllm_session_run(), or the processed document's text).
+ */
+#define FOCUSLLM_SOURCE_TEXT_DOCUMENT 0
+
+/**
+ * A message of the conversation's history (focusllm_source.message is its index).
+ */
+#define FOCUSLLM_SOURCE_TEXT_MESSAGE 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -1131,6 +1211,110 @@ focusllm_status focusllm_document_get_info(const struct focusllm_document *docum
  * call (focusllm_document_ask) on any thread.
  */
 void focusllm_document_free(struct focusllm_document *document);
+
+/**
+ * Writes passage `index` (0 <= index < focusllm_result.n_sources) that the last successful
+ * call on `session` read (focusllm_session_run(), focusllm_document_ask()), in the order
+ * read, to `*out_source` (its struct_size set by the caller). Byte ranges refer to that
+ * call's document. An index out of range is FOCUSLLM_STATUS_INVALID_ARGUMENT.
+ */
+focusllm_status focusllm_session_get_source(const struct focusllm_session *session,
+                                            size_t index,
+                                            struct focusllm_source *out_source);
+
+/**
+ * Starts a conversation with `session`'s model and settings, opened by the system prompt
+ * (`system_len` bytes of UTF-8; NULL and 0 for none, when the chat template decides). The
+ * model must have a chat template and the session's use_chat_template be on
+ * (FOCUSLLM_STATUS_UNSUPPORTED otherwise). On success writes `*out_conversation`.
+ */
+focusllm_status focusllm_conversation_new(struct focusllm_session *session,
+                                          const char *system,
+                                          size_t system_len,
+                                          struct focusllm_conversation **out_conversation);
+
+/**
+ * Starts a conversation about a processed document: the document opens the first user
+ * message, every turn reuses its chunks' KV and sees the earlier turns. The conversation
+ * keeps the document alive (it may be freed first). A document made with another model or
+ * settings is FOCUSLLM_STATUS_DOCUMENT_MISMATCH. On success writes `*out_conversation`.
+ */
+focusllm_status focusllm_conversation_new_over_document(struct focusllm_session *session,
+                                                        const struct focusllm_document *document,
+                                                        struct focusllm_conversation **out_conversation);
+
+/**
+ * Sends a user message (`text_len` bytes of UTF-8, not empty) and streams the assistant's
+ * reply, which joins the history. While the conversation fits the window only what is new
+ * since the last turn is decoded (focusllm_result.n_cached_tokens says how much was kept);
+ * past it, the oldest turns (and the document) are read in chunks, and the reply's sources
+ * can be got with focusllm_conversation_get_source(). Callbacks, cancellation, BUSY and
+ * `out_result` (may be NULL) work as in focusllm_session_run(). On a failure (a cancel
+ * included) the history is as it was before the call; a reply the piece callback stopped
+ * is kept as far as it was streamed.
+ */
+focusllm_status focusllm_conversation_send(struct focusllm_conversation *conversation,
+                                           const char *text,
+                                           size_t text_len,
+                                           const struct focusllm_generate_params *params,
+                                           focusllm_piece_fn on_piece,
+                                           focusllm_progress_fn on_progress,
+                                           void *user_data,
+                                           struct focusllm_result *out_result);
+
+/**
+ * Adds a message without generating (a saved conversation restored, or a reply the
+ * application wrote): `role` a FOCUSLLM_ROLE_* value, turns alternating from USER; a user
+ * message must not be empty. Returns FOCUSLLM_STATUS_INVALID_INPUT for a turn out of order.
+ */
+focusllm_status focusllm_conversation_push(struct focusllm_conversation *conversation,
+                                           focusllm_role role,
+                                           const char *text,
+                                           size_t text_len);
+
+/**
+ * Writes the number of messages in the history (user and assistant turns; the system
+ * prompt is not counted) to `*out_count`.
+ */
+focusllm_status focusllm_conversation_message_count(struct focusllm_conversation *conversation,
+                                                    size_t *out_count);
+
+/**
+ * Copies message `index` of the history into `buffer`, snprintf style (at most
+ * buffer_len - 1 bytes, cut at a character boundary, and a NUL; `buffer` may be NULL when
+ * `buffer_len` is 0), writes its full length in bytes to `*out_len` and its
+ * FOCUSLLM_ROLE_* value to `*out_role` (may be NULL). When *out_len >= buffer_len, call
+ * again with *out_len + 1 bytes. An index past the history is FOCUSLLM_STATUS_INVALID_ARGUMENT.
+ */
+focusllm_status focusllm_conversation_get_message(struct focusllm_conversation *conversation,
+                                                  size_t index,
+                                                  char *buffer,
+                                                  size_t buffer_len,
+                                                  size_t *out_len,
+                                                  focusllm_role *out_role);
+
+/**
+ * Writes passage `index` (0 <= index < focusllm_result.n_sources) that the last successful
+ * focusllm_conversation_send() read, in the order read, to `*out_source` (its struct_size
+ * set by the caller): in the document, or in a message of the history. An index out of
+ * range is FOCUSLLM_STATUS_INVALID_ARGUMENT.
+ */
+focusllm_status focusllm_conversation_get_source(const struct focusllm_conversation *conversation,
+                                                 size_t index,
+                                                 struct focusllm_source *out_source);
+
+/**
+ * Stops the call running on `conversation`, or the next one when none runs, exactly as
+ * focusllm_session_cancel() does for a session. Any thread, any time while it exists.
+ */
+focusllm_status focusllm_conversation_cancel(const struct focusllm_conversation *conversation);
+
+/**
+ * Frees a conversation (its KV and history). NULL is a no-op. It must not be freed while a
+ * call on it runs; from inside its own callback the request is refused (it stays, the last
+ * error says so). Never free a conversation twice.
+ */
+void focusllm_conversation_free(struct focusllm_conversation *conversation);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -3,13 +3,15 @@
 
 use std::ffi::{c_char, c_void};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::boundary;
 use super::cancel::{focusllm_cancel_token, token_arg};
 use super::generate_params::focusllm_generate_params;
 use super::handles;
 use super::run::{
-    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, result_size, with_session, write_result,
+    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, keep_sources, result_size, with_session,
+    write_result,
 };
 use super::session::focusllm_session;
 use super::sized::{self, versioned};
@@ -24,7 +26,7 @@ use crate::llama::CancelHandle;
 /// several sessions may ask about one document at the same time. Holds no pointer to the
 /// session that made it.
 pub struct focusllm_document {
-    pub(crate) document: Document,
+    pub(crate) document: Arc<Document>,
 }
 
 /// How a document keeps its chunks' KV. Fill it with focusllm_document_default_params().
@@ -167,7 +169,7 @@ pub unsafe extern "C" fn focusllm_document_ingest(
                 Ok(session.ingest(text, &params, observer.on_progress)?)
             })?;
         // SAFETY: out_document was checked non-null and aligned.
-        unsafe { handles::put(out_document, focusllm_document { document }) };
+        unsafe { handles::put(out_document, focusllm_document { document: Arc::new(document) }) };
         Ok(())
     })
 }
@@ -203,8 +205,10 @@ pub unsafe extern "C" fn focusllm_document_ask(
         let size = result_size(out_result)?;
         let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
         let result = with_session(handle, cancel, callbacks, |session, observer| {
-            Ok(focusllm_result::from_answer(&session.ask_document(document, question, &params, observer)?))
+            let answer = session.ask_document(document, question, &params, observer)?;
+            Ok((focusllm_result::from_answer(&answer), answer.sources))
         })?;
+        let result = keep_sources(&handle.sources, result);
         write_result(out_result, size, &result);
         Ok(())
     })
@@ -257,7 +261,7 @@ pub unsafe extern "C" fn focusllm_document_load(
             Ok(session.load_document(Path::new(path))?)
         })?;
         // SAFETY: out_document was checked non-null and aligned.
-        unsafe { handles::put(out_document, focusllm_document { document }) };
+        unsafe { handles::put(out_document, focusllm_document { document: Arc::new(document) }) };
         Ok(())
     })
 }

@@ -12,7 +12,8 @@
 //! - One file per exported object: [`model`], [`vocab`] (tokens, chat template, metadata),
 //!   [`session`], [`cancel`] (per-call cancel
 //!   tokens), [`run`] (a job on a session),
-//!   [`generate_params`], [`document`] (processed documents), [`log`], [`version`].
+//!   [`generate_params`], [`document`] (processed documents), [`conversation`] (turns, and the
+//!   passages an answer read), [`log`], [`version`].
 //!
 //! Names are C's (`focusllm_model`, `focusllm_status`), hence the lint allowances.
 #![allow(unsafe_code)]
@@ -54,3 +55,5 @@ pub mod generate_params;
 pub mod run;
 
 pub mod document;
+
+pub mod conversation;

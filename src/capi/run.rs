@@ -2,16 +2,16 @@
 //! streaming callbacks.
 
 use std::ffi::{c_char, c_void};
-use std::sync::TryLockError;
+use std::sync::{Mutex, PoisonError, TryLockError};
 
 use super::boundary;
 use super::generate_params::{focusllm_generate_params, focusllm_logprobs_fn, focusllm_token_logprob};
 use super::handles;
-use super::session::focusllm_session;
+use super::session::{CallCancel, focusllm_session};
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
-use crate::focus::{Answer, Session};
+use crate::focus::{Answer, Conversation, Session, Source};
 use crate::generate::{Callbacks, FinishReason, Generation, Progress, Prompt, TokenLogprobs};
 use crate::llama::{CancelHandle, ChatMessage};
 
@@ -98,6 +98,12 @@ pub struct focusllm_result {
     /// Wall time until the first token could be sampled, and of generation, in seconds.
     pub prefill_seconds: f64,
     pub generate_seconds: f64,
+    /// Tokens of the input that a conversation kept from its previous turn instead of
+    /// decoding them again (0 for other calls).
+    pub n_cached_tokens: usize,
+    /// Passages the answer read, to get with focusllm_session_get_source() or
+    /// focusllm_conversation_get_source() (0 when direct).
+    pub n_sources: usize,
 }
 
 // The library only writes focusllm_result (never reads it back), so its Rust enum field is
@@ -114,9 +120,22 @@ versioned!(
         n_waves: 0,
         prefill_seconds: 0.0,
         generate_seconds: 0.0,
+        n_cached_tokens: 0,
+        n_sources: 0,
     },
-    versions = &[8],
-    [finish_reason, direct, n_tokens, n_prompt_tokens, n_chunks, n_waves, prefill_seconds, generate_seconds]
+    versions = &[8, 10],
+    [
+        finish_reason,
+        direct,
+        n_tokens,
+        n_prompt_tokens,
+        n_chunks,
+        n_waves,
+        prefill_seconds,
+        generate_seconds,
+        n_cached_tokens,
+        n_sources,
+    ]
 );
 
 impl focusllm_result {
@@ -132,6 +151,8 @@ impl focusllm_result {
             n_waves: answer.stats.waves,
             prefill_seconds: answer.stats.prefill_seconds,
             generate_seconds: g.generate_seconds,
+            n_cached_tokens: answer.stats.cached_tokens,
+            n_sources: answer.sources.len(),
         }
     }
 
@@ -146,6 +167,8 @@ impl focusllm_result {
             n_waves: 0,
             prefill_seconds: g.prompt_seconds,
             generate_seconds: g.generate_seconds,
+            n_cached_tokens: 0,
+            n_sources: 0,
         }
     }
 }
@@ -221,11 +244,13 @@ pub unsafe extern "C" fn focusllm_session_run(
                 } else {
                     Prompt::Text(prompt.to_owned())
                 };
-                focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?)
+                (focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?), Vec::new())
             } else {
-                focusllm_result::from_answer(&session.ask(document, prompt, &params, observer)?)
+                let answer = session.ask(document, prompt, &params, observer)?;
+                (focusllm_result::from_answer(&answer), answer.sources)
             })
         })?;
+        let result = keep_sources(&handle.sources, result);
         write_result(out_result, size, &result);
         Ok(())
     })
@@ -246,35 +271,72 @@ impl CCallbacks {
     }
 }
 
-/// Runs `body` on the session, with the caller's callbacks wrapped as [`Callbacks`]. Holds
-/// the session's lock for the call (a second call meanwhile gets FOCUSLLM_STATUS_BUSY). The
-/// call stops on `cancel` (the caller's token) or a fresh token, either of which
-/// focusllm_session_cancel() reaches while the call runs; a cancel pending on the session
-/// cancels it from the start, and a cancel seen when it ends turns a success into
-/// FOCUSLLM_STATUS_CANCELLED.
+/// An object a C call runs on, one call at a time.
+pub(crate) trait Runs {
+    /// How the object is named in the BUSY message.
+    const NAME: &'static str;
+    fn set_cancel_handle(&mut self, cancel: CancelHandle);
+}
+
+impl Runs for Session {
+    const NAME: &'static str = "session";
+    fn set_cancel_handle(&mut self, cancel: CancelHandle) {
+        Session::set_cancel_handle(self, cancel);
+    }
+}
+
+impl Runs for Conversation {
+    const NAME: &'static str = "conversation";
+    fn set_cancel_handle(&mut self, cancel: CancelHandle) {
+        Conversation::set_cancel_handle(self, cancel);
+    }
+}
+
+/// Runs `body` on the session, with the caller's callbacks wrapped as [`Callbacks`] (see
+/// [`with_locked`]).
 pub(crate) fn with_session<T>(
     handle: &focusllm_session,
     cancel: Option<CancelHandle>,
     callbacks: CCallbacks,
     body: impl FnOnce(&mut Session, Callbacks<'_>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    with_locked(&handle.session, &handle.calls, cancel, callbacks, body)
+}
+
+/// Runs `body` on the object behind `lock`, with the caller's callbacks wrapped as
+/// [`Callbacks`]. Holds the lock for the call (a second call meanwhile gets
+/// FOCUSLLM_STATUS_BUSY). The call stops on `cancel` (the caller's token) or a fresh token,
+/// either of which the handle's cancel function reaches while the call runs; a cancel pending
+/// on the handle cancels it from the start, and a cancel seen when it ends turns a success
+/// into FOCUSLLM_STATUS_CANCELLED.
+pub(crate) fn with_locked<R: Runs, T>(
+    lock: &Mutex<R>,
+    calls: &CallCancel,
+    cancel: Option<CancelHandle>,
+    callbacks: CCallbacks,
+    body: impl FnOnce(&mut R, Callbacks<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let CCallbacks { on_piece, on_progress, on_logprobs, user_data } = callbacks;
-    let mut session = match handle.session.try_lock() {
+    let name = R::NAME;
+    let mut object = match lock.try_lock() {
         Ok(guard) => guard,
-        // A panic in an earlier call poisoned the lock; a session keeps no state between
-        // calls, so it is safe to go on.
+        // A panic in an earlier call poisoned the lock. A session keeps no state between
+        // calls; a conversation's history changes only once a turn succeeded, and its KV is
+        // dropped on the way out of a failed turn: both are safe to go on with.
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => {
             return Err(Failure::new(
                 focusllm_status::Busy,
-                "the session is already running a call (from another thread, or this is a call from \
-                 inside one of its callbacks); a session runs one call at a time",
+                format!(
+                    "the {name} is already running a call (from another thread, or this is a call from \
+                     inside one of its callbacks); a {name} runs one call at a time"
+                ),
             ));
         }
     };
     let token = cancel.unwrap_or_default();
-    handle.begin_call(&token);
-    session.set_cancel_handle(token.clone());
+    calls.begin_call(&token);
+    object.set_cancel_handle(token.clone());
     let mut piece_text = Vec::new();
     let mut piece = |text: &str, tokens: &[i32]| match on_piece {
         None => true,
@@ -308,12 +370,22 @@ pub(crate) fn with_session<T>(
         on_progress: &mut progress,
         on_logprobs: on_logprobs.is_some().then_some(&mut logprobs as &mut dyn FnMut(&TokenLogprobs) -> bool),
     };
-    let result = body(&mut session, callbacks);
-    let cancelled = handle.end_call(&token);
+    let result = body(&mut object, callbacks);
+    let cancelled = calls.end_call(&token);
     match result {
         Ok(_) if cancelled => Err(Failure::from(crate::Error::Cancelled)),
         result => result,
     }
+}
+
+/// Records the passages a successful call read for the handle's get_source function, and
+/// returns the call's result.
+pub(crate) fn keep_sources(
+    slot: &Mutex<Vec<Source>>,
+    (result, sources): (focusllm_result, Vec<Source>),
+) -> focusllm_result {
+    *slot.lock().unwrap_or_else(PoisonError::into_inner) = sources;
+    result
 }
 
 /// Checks an optional out_result up front; its size when present.
@@ -343,6 +415,6 @@ mod tests {
         sized::assert_layout::<focusllm_job>();
         sized::assert_layout::<focusllm_result>();
         assert_eq!(size_of::<focusllm_job>(), 48);
-        assert_eq!(size_of::<focusllm_result>(), 64);
+        assert_eq!(size_of::<focusllm_result>(), 80);
     }
 }

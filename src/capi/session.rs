@@ -7,7 +7,7 @@ use super::handles;
 use super::model::focusllm_model;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
-use crate::focus::Session;
+use crate::focus::{Session, Source};
 use crate::llama::CancelHandle;
 use crate::params::{ContextParams, FlashAttention, FocusParams, SessionParams, Strategy};
 
@@ -17,29 +17,35 @@ use crate::params::{ContextParams, FlashAttention, FocusParams, SessionParams, S
 /// may be called from any thread at any time.
 pub struct focusllm_session {
     pub(crate) session: Mutex<Session>,
-    pub(crate) cancel: Mutex<SessionCancel>,
+    pub(crate) calls: CallCancel,
+    /// The passages the last successful call read (see focusllm_session_get_source()).
+    pub(crate) sources: Mutex<Vec<Source>>,
 }
 
-/// Where focusllm_session_cancel() goes: the token of the call running now, or, when none
-/// runs, a pending cancel that the next call takes. A call registers its token and takes a
-/// pending cancel under this lock, and unregisters under it when it ends, checking its token
-/// then: so every cancel stops exactly the call running when it came, or the next one.
+/// Where a cancel of a handle (focusllm_session_cancel(), focusllm_conversation_cancel())
+/// goes: the token of the call running now, or, when none runs, a pending cancel that the next
+/// call takes. A call registers its token and takes a pending cancel under this lock, and
+/// unregisters under it when it ends, checking its token then: so every cancel stops exactly
+/// the call running when it came, or the next one.
 #[derive(Debug, Default)]
-pub(crate) struct SessionCancel {
+pub(crate) struct CallCancel(Mutex<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
     pending: bool,
     running: Option<CancelHandle>,
 }
 
-impl focusllm_session {
-    fn cancel_state(&self) -> std::sync::MutexGuard<'_, SessionCancel> {
+impl CallCancel {
+    fn state(&self) -> std::sync::MutexGuard<'_, CancelState> {
         // The lock is held for a few instructions that cannot panic; a poisoned one is
         // still consistent.
-        self.cancel.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Stops the running call, or the next one when none runs.
-    fn cancel(&self) {
-        let mut state = self.cancel_state();
+    pub(crate) fn cancel(&self) {
+        let mut state = self.state();
         match &state.running {
             Some(token) => token.cancel(),
             None => state.pending = true,
@@ -48,7 +54,7 @@ impl focusllm_session {
 
     /// Registers the token of a call that starts now; a pending cancel cancels it.
     pub(crate) fn begin_call(&self, token: &CancelHandle) {
-        let mut state = self.cancel_state();
+        let mut state = self.state();
         if std::mem::take(&mut state.pending) {
             token.cancel();
         }
@@ -58,7 +64,7 @@ impl focusllm_session {
     /// Unregisters the call's token; whether the call was cancelled (a cancel that came
     /// after this belongs to the next call).
     pub(crate) fn end_call(&self, token: &CancelHandle) -> bool {
-        let mut state = self.cancel_state();
+        let mut state = self.state();
         state.running = None;
         token.is_cancelled()
     }
@@ -258,7 +264,8 @@ pub unsafe extern "C" fn focusllm_session_new(
         let params = unsafe { focusllm_session_params::read(params) }?;
         handles::check_out(out_session, "out_session")?;
         let session = Session::new(model.model.clone(), params)?;
-        let handle = focusllm_session { session: Mutex::new(session), cancel: Mutex::default() };
+        let handle =
+            focusllm_session { session: Mutex::new(session), calls: CallCancel::default(), sources: Mutex::default() };
         // SAFETY: out_session was checked non-null and aligned.
         unsafe { handles::put(out_session, handle) };
         Ok(())
@@ -301,7 +308,7 @@ pub unsafe extern "C" fn focusllm_session_free(session: *mut focusllm_session) {
 pub unsafe extern "C" fn focusllm_session_cancel(session: *const focusllm_session) -> focusllm_status {
     boundary::status("focusllm_session_cancel", || {
         // SAFETY: a live session handle or NULL (rejected).
-        unsafe { handles::borrow(session, "session") }?.cancel();
+        unsafe { handles::borrow(session, "session") }?.calls.cancel();
         Ok(())
     })
 }

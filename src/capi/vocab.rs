@@ -129,7 +129,7 @@ fn text_out(
     })
 }
 
-fn check_out_len(out: *mut usize) -> Result<(), Failure> {
+pub(crate) fn check_out_len(out: *mut usize) -> Result<(), Failure> {
     if out.is_null() || !out.is_aligned() {
         return Err(Failure::argument("the length output (out_len / out_n_tokens) is NULL or not aligned"));
     }

@@ -17,6 +17,10 @@ pub struct FocusInput {
     pub body: Vec<Token>,
     /// Where the question starts in `body`.
     pub question_start: usize,
+    /// Where the dynamic prompt (the question's tail appended to each chunk to score it) may
+    /// start at the earliest: the question, or in a conversation the latest user turn, so
+    /// that earlier turns in the local context do not score the chunks that resemble them.
+    pub prompt_start: usize,
     /// The same input as one plain prompt (`prefix` then `body`), used when it fits the window.
     pub direct_prompt: Prompt,
     /// Where the body's tokens come from in the caller's texts (for citations).
@@ -88,7 +92,7 @@ impl FocusInput {
         segments: Vec<Segment>,
     ) -> FocusInput {
         let direct_prompt = Prompt::Tokens([prefix.as_slice(), body.as_slice()].concat());
-        FocusInput { prefix, body, question_start, direct_prompt, segments }
+        FocusInput { prefix, body, question_start, prompt_start: question_start, direct_prompt, segments }
     }
 }
 

@@ -203,7 +203,7 @@ impl Session {
             PlanParams {
                 local_len: question_len,
                 chunk_len: lengths.chunk_len,
-                prompt_len: lengths.prompt_cap.min(question_len),
+                prompt_len: lengths.prompt_cap.min(input.body.len() - input.prompt_start.max(input.question_start)),
                 max_seqs_per_wave: self.params.focus.wave_size as usize,
                 reserved_seqs: reserved_seqs(&self.params.focus),
             },

@@ -153,7 +153,10 @@ impl Transcript {
                  allows at most {local_cap}"
             )));
         };
-        Ok(FocusInput::new(self.prefix, self.body, start, self.segments))
+        let latest = last_user.map_or(start, turn_start);
+        let mut input = FocusInput::new(self.prefix, self.body, start, self.segments);
+        input.prompt_start = latest;
+        Ok(input)
     }
 }
 

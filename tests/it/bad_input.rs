@@ -16,6 +16,7 @@
 
 use crate::common;
 
+mod conversation;
 mod crafted;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -958,6 +959,8 @@ fn c_entry_points() {
     unsafe { focusllm_session_free(other) };
     asked_when_damaged_rows(&mut m, session, &crafted, &gp, out_result);
     assert_eq!(result, result_before, "{f} wrote out_result on a failure");
+
+    conversation::rows(&mut m, model, session, &sp, document, &gp, &params);
 
     let f = "focusllm_document_save";
     let save = |document: *const focusllm_document, path: &[u8]| {

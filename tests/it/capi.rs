@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The C test programs in tests/c/ (each prints "<name>: N checks passed, M failed").
-const C_TESTS: &[&str] = &["test_basics", "test_run", "test_document", "test_tokens"];
+const C_TESTS: &[&str] = &["test_basics", "test_run", "test_document", "test_tokens", "test_conversation"];
 /// Warnings the C sources must compile without.
 const STRICT_C: &str = "-std=c11 -Wall -Wextra -Wpedantic -Werror";
 
