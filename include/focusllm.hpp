@@ -9,7 +9,7 @@
  *       return true;                                     // false stops generating
  *   });
  *
- * - Handles (Model, Session, Document) own their C object and free it in the destructor;
+ * - Handles (Model, Session, Document, Conversation) own their C object and free it in the destructor;
  *   they move but do not copy. A session keeps its model alive, so a Model may go first.
  * - Strings in are std::string_view (UTF-8, no NUL needed); the library copies what it keeps.
  * - Every failure throws focusllm::Error, with the library's status and message.
@@ -96,6 +96,9 @@ struct SessionDelete {
 };
 struct DocumentDelete {
     void operator()(focusllm_document *document) const noexcept { focusllm_document_free(document); }
+};
+struct ConversationDelete {
+    void operator()(focusllm_conversation *conversation) const noexcept { focusllm_conversation_free(conversation); }
 };
 
 /// Copies a snprintf-style text out of the library: `call(buffer, size, &full_length)`.
@@ -405,6 +408,88 @@ public:
 
 private:
     std::unique_ptr<focusllm_session, detail::SessionDelete> session_;
+};
+
+/// A chat: a system prompt, then user and assistant turns in the model's chat template,
+/// over an optional processed document. While it fits the window a turn decodes only what
+/// is new (result.n_cached_tokens); past it the oldest turns are read in chunks. It keeps
+/// its own copy of the session's settings (and the document's data): both may go first.
+class Conversation {
+public:
+    /// A conversation on `session`'s model and settings, opened by `system` ("" for none).
+    explicit Conversation(const Session &session, std::string_view system = {}) {
+        focusllm_conversation *conversation = nullptr;
+        detail::check(focusllm_conversation_new(session.get(), system.empty() ? nullptr : system.data(),
+                                                system.size(), &conversation));
+        conversation_.reset(conversation);
+    }
+    /// A conversation about a processed document.
+    Conversation(const Session &session, const Document &document) {
+        focusllm_conversation *conversation = nullptr;
+        detail::check(focusllm_conversation_new_over_document(session.get(), document.get(), &conversation));
+        conversation_.reset(conversation);
+    }
+
+    /// Sends a user message and streams the reply to `on_piece`; the reply joins the history.
+    focusllm_result send(std::string_view text, const PieceFn &on_piece,
+                         const focusllm_generate_params &params = default_generate_params(),
+                         const ProgressFn &on_progress = {}) {
+        detail::Callbacks callbacks{&on_piece, &on_progress, nullptr};
+        focusllm_generate_params run_params = callbacks.with_logprobs(params);
+        focusllm_result result{};
+        result.struct_size = sizeof result;
+        int32_t status = focusllm_conversation_send(get(), text.data(), text.size(), &run_params,
+                                                    callbacks.piece_fn(), callbacks.progress_fn(), &callbacks, &result);
+        callbacks.finish(status);
+        return result;
+    }
+
+    /// The whole reply to `text`, as one string.
+    std::string send(std::string_view text, const focusllm_generate_params &params = default_generate_params()) {
+        std::string reply;
+        send(text, [&reply](std::string_view piece) { return reply.append(piece), true; }, params);
+        return reply;
+    }
+
+    /// Adds a turn without generating (FOCUSLLM_ROLE_USER or _ASSISTANT, alternating).
+    void push(focusllm_role role, std::string_view text) {
+        detail::check(focusllm_conversation_push(get(), role, text.data(), text.size()));
+    }
+
+    /// The history: (role, text) of each user and assistant turn, in order.
+    std::vector<std::pair<focusllm_role, std::string>> messages() const {
+        size_t count = 0;
+        detail::check(focusllm_conversation_message_count(get(), &count));
+        std::vector<std::pair<focusllm_role, std::string>> out;
+        for (size_t i = 0; i < count; i++) {
+            size_t len = 0;
+            focusllm_role role = FOCUSLLM_ROLE_USER;
+            detail::check(focusllm_conversation_get_message(get(), i, nullptr, 0, &len, &role));
+            std::string text(len + 1, '\0');
+            detail::check(focusllm_conversation_get_message(get(), i, text.data(), text.size(), &len, nullptr));
+            text.resize(len);
+            out.emplace_back(role, std::move(text));
+        }
+        return out;
+    }
+
+    /// The passages the last send() read, in the order read.
+    std::vector<focusllm_source> sources(const focusllm_result &result) const {
+        std::vector<focusllm_source> out(result.n_sources);
+        for (size_t i = 0; i < out.size(); i++) {
+            out[i].struct_size = sizeof out[i];
+            detail::check(focusllm_conversation_get_source(get(), i, &out[i]));
+        }
+        return out;
+    }
+
+    /// Stops the running call (it throws FOCUSLLM_STATUS_CANCELLED). Any thread, any time.
+    void cancel() const { detail::check(focusllm_conversation_cancel(get())); }
+
+    focusllm_conversation *get() const noexcept { return conversation_.get(); }
+
+private:
+    std::unique_ptr<focusllm_conversation, detail::ConversationDelete> conversation_;
 };
 
 }  // namespace focusllm

@@ -155,12 +155,13 @@ go_outside_module() {
     ./consumer "$MODEL"
 }
 
-# README.md's Go snippet, as written, in a module of its own.
+# A Go snippet of README.md (go, go-chat), as written, in a module of its own.
 go_readme_snippet() {
-    local dir=$INSTALLS/go-readme
+    local name=$1
+    local dir=$INSTALLS/$name-readme
     mkdir -p "$dir"
     cd "$dir"
-    python3 "$ROOT/tests/consumers/snippet.py" "$ROOT/README.md" go >main.go
+    python3 "$ROOT/tests/consumers/snippet.py" "$ROOT/README.md" "$name" >main.go
     go mod init example.com/readme >/dev/null 2>&1
     go mod edit -require github.com/focusllm/focusllm/bindings/go@v0.0.0 \
         -replace "github.com/focusllm/focusllm/bindings/go=$ROOT/bindings/go"
@@ -176,7 +177,8 @@ if [ ${#failures[@]} -eq 0 ]; then
     check "go test -race -count=1 ./... (bindings/go, shared library through pkg-config)" go_test_race
     check "go test, static library (-tags focusllm_static, --static-only install)" go_test_static
     check "a Go module outside the repository (tests/consumers/go) with only PKG_CONFIG_PATH" go_outside_module
-    check "README.md's Go snippet" go_readme_snippet
+    check "README.md's Go snippet" go_readme_snippet go
+    check "README.md's Go chat snippet" go_readme_snippet go-chat
 fi
 
 # ------------------------------------------------------------------------------- Swift ----
@@ -325,10 +327,12 @@ process.exit(failed ? 1 : 0);
 EOF
     # README.md's Swift snippet, inside a function with the names it assumes.
     python3 tests/consumers/snippet.py README.md swift >"$WORK/readme-snippet.swift"
+    python3 tests/consumers/snippet.py README.md swift-chat >"$WORK/readme-chat-snippet.swift"
     local files
     mapfile -t files < <(find "$SWIFT" -name '*.swift' | sort)
     [ ${#files[@]} -gt 0 ]
-    NODE_PATH=$dir/node_modules node "$WORK/parse.js" Package.swift "${files[@]}" "$WORK/readme-snippet.swift"
+    NODE_PATH=$dir/node_modules node "$WORK/parse.js" Package.swift "${files[@]}" "$WORK/readme-snippet.swift" \
+        "$WORK/readme-chat-snippet.swift"
 }
 
 # (d) Every focusllm_* / FOCUSLLM_* name and every snake_case member (C struct field) the
@@ -371,7 +375,7 @@ swift_package() {
             echo "README.md's Swift line is not in the test target: $line" >&2
             missing=1
         fi
-    done < <(python3 tests/consumers/snippet.py README.md swift --raw)
+    done < <(python3 tests/consumers/snippet.py README.md swift --raw; python3 tests/consumers/snippet.py README.md swift-chat --raw)
     [ "$missing" -eq 0 ] && echo "Package.swift: pkgConfig, no unsafeFlags; README's Swift snippet is in FocusLLMTests"
 }
 

@@ -166,7 +166,7 @@ func (s *Session) AskDocument(ctx context.Context, doc *Document, question strin
 	if err != nil {
 		return Result{Text: st.text.String()}, err
 	}
-	return resultFromC(&result, st.text.String()), nil
+	return s.withSources(ptr, resultFromC(&result, st.text.String()), int(result.n_sources))
 }
 
 // LoadDocument opens a document saved by Document.Save for use with this session (and any

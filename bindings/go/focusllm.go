@@ -122,8 +122,9 @@ func (e *Error) Is(target error) bool {
 // errors.Is(err, context.Canceled) holds), and nil otherwise.
 func (e *Error) Unwrap() error { return e.cause }
 
-// ErrClosed is returned (wrapped) by calls on a Model, Session or Document after its Close.
-var ErrClosed = errors.New("focusllm: use of a closed model, session or document")
+// ErrClosed is returned (wrapped) by calls on a Model, Session, Document or Conversation
+// after its Close.
+var ErrClosed = errors.New("focusllm: use of a closed model, session, document or conversation")
 
 func closedError(method string) error { return fmt.Errorf("focusllm: %s: %w", method, ErrClosed) }
 

@@ -318,6 +318,11 @@ type Result struct {
 	// generation.
 	PrefillTime  time.Duration
 	GenerateTime time.Duration
+	// CachedTokens are the input tokens a Conversation kept from its previous turn instead
+	// of decoding them again (0 for other calls).
+	CachedTokens int
+	// Sources are the passages the answer read, in the order read (none when Direct).
+	Sources []Source
 }
 
 func resultFromC(c *C.focusllm_result, text string) Result {
@@ -331,5 +336,6 @@ func resultFromC(c *C.focusllm_result, text string) Result {
 		Waves:        int(c.n_waves),
 		PrefillTime:  time.Duration(float64(c.prefill_seconds) * float64(time.Second)),
 		GenerateTime: time.Duration(float64(c.generate_seconds) * float64(time.Second)),
+		CachedTokens: int(c.n_cached_tokens),
 	}
 }

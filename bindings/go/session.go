@@ -13,8 +13,8 @@ import (
 	"sync"
 )
 
-// Session is a model plus the settings jobs run with; it keeps no conversation between
-// calls. A session runs one call at a time: use one per goroutine (a second call while one
+// Session is a model plus the settings jobs run with; it keeps no state between calls (see
+// Conversation for turns). A session runs one call at a time: use one per goroutine (a second call while one
 // runs returns an error with StatusBusy). Close, and cancelling a call's context, are safe
 // from any goroutine, including from inside the call's callbacks.
 type Session struct {
@@ -184,7 +184,16 @@ func (s *Session) Run(ctx context.Context, job Job, params *GenerateParams, onPi
 	if err != nil {
 		return Result{Text: st.text.String()}, err
 	}
-	return resultFromC(&result, st.text.String()), nil
+	return s.withSources(ptr, resultFromC(&result, st.text.String()), int(result.n_sources))
+}
+
+// withSources adds the sources of the call that just ended on the session to r.
+func (s *Session) withSources(ptr *C.focusllm_session, r Result, n int) (Result, error) {
+	var err error
+	r.Sources, err = readSources(n, func(i C.size_t, source *C.focusllm_source, message **C.char) C.int32_t {
+		return C.fgo_session_get_source(ptr, i, source, message)
+	})
+	return r, err
 }
 
 // start begins a call on the session that takes the run callbacks: it returns the

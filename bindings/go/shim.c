@@ -179,6 +179,52 @@ int32_t fgo_document_get_info(const focusllm_document *document, focusllm_docume
     return with_message(focusllm_document_get_info(document, out_info), message);
 }
 
+int32_t fgo_conversation_new(focusllm_session *session, const char *system, size_t system_len,
+                             focusllm_conversation **out_conversation, char **message) {
+    return with_message(focusllm_conversation_new(session, system, system_len, out_conversation), message);
+}
+
+int32_t fgo_conversation_new_over_document(focusllm_session *session, const focusllm_document *document,
+                                           focusllm_conversation **out_conversation, char **message) {
+    return with_message(focusllm_conversation_new_over_document(session, document, out_conversation), message);
+}
+
+int32_t fgo_conversation_send(focusllm_conversation *conversation, const char *text, size_t text_len,
+                              const focusllm_generate_params *params, uintptr_t handle,
+                              focusllm_result *out_result, char **message) {
+    focusllm_generate_params run_params = with_logprobs(params);
+    return with_message(focusllm_conversation_send(conversation, text, text_len, &run_params, piece_trampoline,
+                                                   progress_trampoline, (void *)handle, out_result),
+                        message);
+}
+
+int32_t fgo_conversation_push(focusllm_conversation *conversation, focusllm_role role, const char *text,
+                              size_t text_len, char **message) {
+    return with_message(focusllm_conversation_push(conversation, role, text, text_len), message);
+}
+
+int32_t fgo_conversation_message_count(focusllm_conversation *conversation, size_t *out_count, char **message) {
+    return with_message(focusllm_conversation_message_count(conversation, out_count), message);
+}
+
+int32_t fgo_conversation_get_message(focusllm_conversation *conversation, size_t index, char *buffer,
+                                     size_t buffer_len, size_t *out_len, focusllm_role *out_role, char **message) {
+    return with_message(
+        focusllm_conversation_get_message(conversation, index, buffer, buffer_len, out_len, out_role), message);
+}
+
+int32_t fgo_session_get_source(const focusllm_session *session, size_t index, focusllm_source *out_source,
+                               char **message) {
+    out_source->struct_size = sizeof *out_source;
+    return with_message(focusllm_session_get_source(session, index, out_source), message);
+}
+
+int32_t fgo_conversation_get_source(const focusllm_conversation *conversation, size_t index,
+                                    focusllm_source *out_source, char **message) {
+    out_source->struct_size = sizeof *out_source;
+    return with_message(focusllm_conversation_get_source(conversation, index, out_source), message);
+}
+
 static void log_trampoline(focusllm_log_level level, const char *text, size_t len, void *user_data) {
     (void)user_data;
     focusllmGoLog(level, (char *)text, len);

@@ -69,6 +69,26 @@ int32_t fgo_document_load(focusllm_session *session, const char *path, size_t pa
 int32_t fgo_document_get_info(const focusllm_document *document, focusllm_document_info *out_info,
                               char **message);
 
+/* Conversations: the focusllm_conversation_* functions of the same names; send's callbacks
+ * go to the run state behind handle. */
+int32_t fgo_conversation_new(focusllm_session *session, const char *system, size_t system_len,
+                             focusllm_conversation **out_conversation, char **message);
+int32_t fgo_conversation_new_over_document(focusllm_session *session, const focusllm_document *document,
+                                           focusllm_conversation **out_conversation, char **message);
+int32_t fgo_conversation_send(focusllm_conversation *conversation, const char *text, size_t text_len,
+                              const focusllm_generate_params *params, uintptr_t handle,
+                              focusllm_result *out_result, char **message);
+int32_t fgo_conversation_push(focusllm_conversation *conversation, focusllm_role role, const char *text,
+                              size_t text_len, char **message);
+int32_t fgo_conversation_message_count(focusllm_conversation *conversation, size_t *out_count, char **message);
+int32_t fgo_conversation_get_message(focusllm_conversation *conversation, size_t index, char *buffer,
+                                     size_t buffer_len, size_t *out_len, focusllm_role *out_role, char **message);
+/* The sources of the last call (out_source's struct_size is set here). */
+int32_t fgo_session_get_source(const focusllm_session *session, size_t index, focusllm_source *out_source,
+                               char **message);
+int32_t fgo_conversation_get_source(const focusllm_conversation *conversation, size_t index,
+                                    focusllm_source *out_source, char **message);
+
 /* Routes llama.cpp's log to the Go log function (on = true) or restores the default. */
 int32_t fgo_set_log_callback(bool on, char **message);
 

@@ -155,13 +155,15 @@ while IFS='=' read -r name value; do export "$name=$value"; done <"$WORK/readme-
 [ -f "$WORK/home/.local/lib/pkgconfig/focusllm.pc" ] || fail "README's install command installed no focusllm.pc"
 
 snippet() { python3 "$CONSUMERS/snippet.py" "$ROOT/README.md" "$@"; }
-mkdir -p "$WORK/readme-c" "$WORK/readme-cpp" "$WORK/readme-cmake"
-step "README.md: the C snippet"
-snippet c >"$WORK/readme-c/app.c"
-(cd "$WORK/readme-c" && run sh -c "$(snippet c --command)" && expect_shared app && ./app "$MODEL")
-step "README.md: the C++ snippet"
-snippet cpp >"$WORK/readme-cpp/app.cpp"
-(cd "$WORK/readme-cpp" && run sh -c "$(snippet cpp --command)" && expect_shared app && ./app "$MODEL")
+for name in c c-chat cpp cpp-chat; do
+    step "README.md: the $name snippet"
+    mkdir -p "$WORK/readme-$name"
+    source_file=app.c
+    [ "${name%-chat}" = cpp ] && source_file=app.cpp
+    snippet "$name" >"$WORK/readme-$name/$source_file"
+    (cd "$WORK/readme-$name" && run sh -c "$(snippet "$name" --command)" && expect_shared app && ./app "$MODEL")
+done
+mkdir -p "$WORK/readme-cmake"
 step "README.md: the CMake snippet (with the C snippet as app.c)"
 snippet cmake >"$WORK/readme-cmake/CMakeLists.txt"
 cp "$WORK/readme-c/app.c" "$WORK/readme-cmake/"

@@ -61,6 +61,8 @@ int main(int argc, char **argv) {{
     const char *path = argv[1];
     const char *doc = "{DOC}";
     const char *question = "{QUESTION}";
+    (void)doc;
+    (void)question;
 {indent(body)}
     printf("\\n");
     return 0;
@@ -78,6 +80,8 @@ int main(int argc, char **argv) {{
     const char *path = argv[1];
     std::string_view doc = "{DOC}";
     std::string_view question = "{QUESTION}";
+    (void)doc;
+    (void)question;
     try {{
 {indent(body, "        ")}
     }} catch (const focusllm::Error &error) {{
@@ -139,7 +143,8 @@ def main():
             sys.exit(f"snippet.py: the {name} snippet does not start with a `// cc ...` build line")
         print(match.group(1))
     elif mode == "":
-        sys.stdout.write(program(name, lines))
+        # `c-chat`, `go-chat`, ...: the same language, the same names around it.
+        sys.stdout.write(program(name.removesuffix("-chat"), lines))
     else:
         sys.exit(f"snippet.py: unknown option {mode}")
 

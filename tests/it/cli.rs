@@ -96,6 +96,18 @@ fn a_processed_document_answers_like_the_text() {
     let (ok, from_file, stderr) = ask(&fllm);
     assert!(ok, "{stderr}");
     assert_eq!(from_file, from_text);
+    // --show-sources prints the passages read, the keeper's among them, with byte ranges.
+    let (ok, cited, stderr) =
+        focusllm(&[&["ask", "-n", "8", "--show-sources"], &settings[..], &[&fllm, question]].concat());
+    assert!(ok, "{stderr}");
+    assert!(cited.starts_with(&from_file), "{cited}");
+    let at = text.find("Tobias Wren").unwrap();
+    let covers = cited.lines().filter_map(|line| line.strip_prefix("[source ")).any(|line| {
+        let range = line.split("bytes ").nth(1).and_then(|r| r.split(',').next()).unwrap_or("");
+        let (start, end) = range.split_once("..").unwrap_or(("", ""));
+        matches!((start.parse::<usize>(), end.parse::<usize>()), (Ok(s), Ok(e)) if s <= at && at < e)
+    });
+    assert!(covers && cited.contains("  | ") && cited.contains("Tobias Wren"), "{cited}");
     // Two questions about the text: processed once, both answered.
     let (ok, stdout, stderr) =
         focusllm(&[&["ask", "-n", "4"], &settings[..], &[&doc, question, "What was the river like?"]].concat());

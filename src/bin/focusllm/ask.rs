@@ -113,10 +113,14 @@ pub(crate) struct AskArgs {
     /// processed once for all of them.
     #[arg(required = true)]
     questions: Vec<String>,
+    /// After each answer, print the passages it read (byte ranges of the document, the
+    /// chunk and its score, then the text), in the order read.
+    #[arg(long)]
+    show_sources: bool,
 }
 
 /// How a document reaches the questions.
-enum Source {
+enum Input {
     Text(String),
     Processed(Document),
 }
@@ -131,9 +135,9 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
     let mut source = if processed {
         let loaded = session.load_document(&args.document).map_err(|e| e.to_string())?;
         errln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
-        Source::Processed(loaded)
+        Input::Processed(loaded)
     } else {
-        Source::Text(document)
+        Input::Text(document)
     };
     for (index, question) in args.questions.iter().enumerate() {
         if index > 0 {
@@ -142,11 +146,11 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
         if args.questions.len() > 1 {
             outln!("Q: {question}");
         }
-        if let (Source::Text(text), true) = (&source, args.questions.len() > 1) {
+        if let (Input::Text(text), true) = (&source, args.questions.len() > 1) {
             // Several questions: process the text once, in memory.
             let document = ingest(&mut session, text, &DocumentParams::default())?;
             errln!("[processed once for {} questions: {}]", args.questions.len(), describe(&document.info()));
-            source = Source::Processed(document);
+            source = Input::Processed(document);
         }
         let mut bar = progress::Bar::new("reading", 0);
         let mut on_progress = |p: focusllm::Progress| {
@@ -159,12 +163,19 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
         let observer =
             Observer { on_piece: &mut on_piece, on_progress: &mut on_progress }.with_logprobs(&mut on_logprobs);
         let answer = match &source {
-            Source::Text(text) => session.ask(text, question, &params, observer),
-            Source::Processed(document) => session.ask_document(document, question, &params, observer),
+            Input::Text(text) => session.ask(text, question, &params, observer),
+            Input::Processed(document) => session.ask_document(document, question, &params, observer),
         }
         .map_err(|e| e.to_string())?;
         outln!();
         print_stats(&answer);
+        if args.show_sources {
+            let text = match &source {
+                Input::Text(text) => text.as_str(),
+                Input::Processed(document) => document.text(),
+            };
+            print_sources(&answer, text);
+        }
     }
     Ok(())
 }
@@ -186,6 +197,27 @@ fn print_stats(answer: &Answer) {
         generation.generate_seconds,
         generation.finish
     );
+}
+
+/// The passages an answer read, each with where it lies in `document`.
+fn print_sources(answer: &Answer, document: &str) {
+    if answer.sources.is_empty() {
+        outln!("[sources: none; the input fit the window and was read whole]");
+    }
+    for (i, source) in answer.sources.iter().enumerate() {
+        let bytes = &source.bytes;
+        outln!(
+            "[source {}: bytes {}..{}, chunk {}, score {:.3}]",
+            i + 1,
+            bytes.start,
+            bytes.end,
+            source.chunk,
+            source.score
+        );
+        for line in document.get(bytes.clone()).unwrap_or_default().lines() {
+            outln!("  | {line}");
+        }
+    }
 }
 
 fn open_session(model: &ModelArgs, focus: &FocusArgs) -> Result<Session, String> {

@@ -1,6 +1,6 @@
 // The C++17 wrapper include/focusllm.hpp, built against an installed focusllm only and run on
 // the real model: handles, errors, streaming through a lambda, exceptions out of a callback,
-// cancellation, processed documents.
+// cancellation, processed documents, conversations.
 //
 //   test_focusllm_hpp MODEL.gguf SCRATCH_DIR
 //
@@ -173,6 +173,25 @@ int main(int argc, char **argv) {
         session.ask(loaded, kQuestion, [&](std::string_view piece) { return from_file += piece, true; }, params);
         check(from_file == streamed, "a saved document answers like the text: '" + from_file + "'");
         std::remove(saved.c_str());
+
+        // A conversation over the processed document: the first turn answers as ask does,
+        // a follow-up reuses the history, the history reads back, and a restored one agrees.
+        focusllm::Conversation chat(session, document);
+        check(chat.send(kQuestion, params) == streamed, "a conversation's first turn answers like ask");
+        focusllm::Conversation plain(session, "You are terse.");
+        const std::string first = plain.send("My name is Niamh.", params);
+        std::string second;
+        result = plain.send("What is my name?", [&](std::string_view piece) { return second += piece, true; }, params);
+        check(result.n_cached_tokens > 0 && result.n_sources == 0, "turn 2 reuses turn 1's KV");
+        const auto history = plain.messages();
+        check(history.size() == 4 && history[3].first == FOCUSLLM_ROLE_ASSISTANT && history[3].second == second,
+              "messages() reads the history back");
+        focusllm::Conversation restored(session, "You are terse.");
+        restored.push(FOCUSLLM_ROLE_USER, "My name is Niamh.");
+        restored.push(FOCUSLLM_ROLE_ASSISTANT, first);
+        check(restored.send("What is my name?", params) == second, "a restored history replies the same");
+        expect_error(FOCUSLLM_STATUS_INVALID_INPUT, "a turn out of order",
+                     [&] { restored.push(FOCUSLLM_ROLE_ASSISTANT, "again"); });
 
         focusllm::Session moved = std::move(session);
         check(moved.get() != nullptr && session.get() == nullptr, "a moved session leaves an empty handle");

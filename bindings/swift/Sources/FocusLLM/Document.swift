@@ -148,7 +148,7 @@ extension Session {
                 }
             }
         }
-        return RunResult(result, text: box.takeUnretainedValue().text)
+        return try withSources(RunResult(result, text: box.takeUnretainedValue().text), count: result.n_sources)
     }
 
     /// Opens a document saved by `Document.save(to:)` for use with this session (and any

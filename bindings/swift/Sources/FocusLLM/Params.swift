@@ -219,6 +219,10 @@ public struct RunResult: Sendable {
     public var waves: Int
     public var prefillSeconds: Double
     public var generateSeconds: Double
+    /// Input tokens a Conversation kept from its previous turn instead of decoding them again.
+    public var cachedTokens: Int
+    /// The passages the answer read, in the order read (empty when direct).
+    public var sources: [Source] = []
 
     init(_ c: focusllm_result, text: String) {
         self.text = text
@@ -230,6 +234,7 @@ public struct RunResult: Sendable {
         waves = c.n_waves
         prefillSeconds = c.prefill_seconds
         generateSeconds = c.generate_seconds
+        cachedTokens = c.n_cached_tokens
     }
 }
 

@@ -101,7 +101,16 @@ public final class Session: @unchecked Sendable {
                 }
             }
         }
-        return RunResult(result, text: box.takeUnretainedValue().text)
+        return try withSources(RunResult(result, text: box.takeUnretainedValue().text), count: result.n_sources)
+    }
+
+    /// `run` with the sources of the call that just ended on this session.
+    func withSources(_ run: RunResult, count: Int) throws -> RunResult {
+        var run = run
+        run.sources = try readSources(count: count) { index, out in
+            focusllm_session_get_source(handle, index, out)
+        }
+        return run
     }
 
     /// Answers `question` about `document` (of any length).
@@ -126,41 +135,52 @@ public final class Session: @unchecked Sendable {
     /// the stream, and onTermination cancels the run (through the run's own CancelToken, so
     /// the cancel reaches no later call). Errors (FocusLLMError) end the stream.
     public func stream(_ job: Job, params: GenerateParams = GenerateParams()) -> AsyncThrowingStream<String, Error> {
-        AsyncThrowingStream { continuation in
-            let stopped = StopFlag()
-            let token: CancelToken
+        pieceStream(params: params) { runParams, onPiece, onProgress in
+            try self.run(job, params: runParams, onPiece: onPiece, onProgress: onProgress)
+        }
+    }
+}
+
+/// Runs `call` on a dedicated thread with its own CancelToken in the params and yields the
+/// pieces' text (see `Session.stream`).
+func pieceStream(
+    params: GenerateParams,
+    _ call: @escaping @Sendable (GenerateParams, @escaping (Piece) -> Bool, @escaping (Int, Int) -> Bool) throws -> Void
+) -> AsyncThrowingStream<String, Error> {
+    AsyncThrowingStream { continuation in
+        let stopped = StopFlag()
+        let token: CancelToken
+        do {
+            token = try CancelToken()
+        } catch {
+            continuation.finish(throwing: error)
+            return
+        }
+        var withToken = params
+        withToken.cancelToken = token
+        let runParams = withToken
+        continuation.onTermination = { termination in
+            if case .cancelled = termination {
+                stopped.set()
+                token.cancel()
+            }
+        }
+        let thread = Thread {
             do {
-                token = try CancelToken()
+                // The token stops the run whenever the termination comes (even before the C
+                // call starts); the flag also stops it at the next callback.
+                try call(runParams, { piece in
+                    if case .terminated = continuation.yield(piece.text) {
+                        return false
+                    }
+                    return !stopped.isSet
+                }, { _, _ in !stopped.isSet })
+                continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
-                return
             }
-            var withToken = params
-            withToken.cancelToken = token
-            let runParams = withToken
-            continuation.onTermination = { termination in
-                if case .cancelled = termination {
-                    stopped.set()
-                    token.cancel()
-                }
-            }
-            let thread = Thread {
-                do {
-                    // The token stops the run whenever the termination comes (even before
-                    // the C call starts); the flag also stops it at the next callback.
-                    try self.run(job, params: runParams, onPiece: { piece in
-                        if case .terminated = continuation.yield(piece.text) {
-                            return false
-                        }
-                        return !stopped.isSet
-                    }, onProgress: { _, _ in !stopped.isSet })
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            thread.start()
         }
+        thread.start()
     }
 }
 

@@ -134,6 +134,15 @@ final class FocusLLMTests: XCTestCase {
         for try await piece in session.stream(Job(document: doc, prompt: question)) { print(piece, terminator: "") }
     }
 
+    // README.md's Swift chat snippet, line for line (checked as the one above).
+    func testReadmeChatSnippet() async throws {
+        let path = Self.modelPath
+        let chat = try Conversation(session: try Session(model: try Model(path: path)), system: "Be brief.")
+        for turn in ["My name is Niamh.", "What is my name?"] {
+            for try await piece in chat.stream(turn) { print(piece, terminator: "") }
+        }
+    }
+
     func testStreamYieldsTextAndStopsWhenTheConsumerLeaves() async throws {
         let session = try smallSession(try loadModel())
         var text = ""
@@ -278,5 +287,55 @@ final class FocusLLMTests: XCTestCase {
         }
         // The next call starts uncancelled.
         XCTAssertGreaterThanOrEqual(try session.ingest(Self.documentText).info().chunks, 2)
+    }
+
+    func testConversationReusesTurnsAndRestores() throws {
+        let model = try loadModel()
+        var params = SessionParams()
+        params.nThreads = 1
+        params.window = 1024
+        let session = try Session(model: model, params: params)
+        let chat = try Conversation(session: session, system: "You are a helpful assistant.")
+        let first = try chat.send("My name is Alice and I live in Lisbon.", params: GenerateParams(maxTokens: 8))
+        let second = try chat.send("Where do I live?", params: GenerateParams(maxTokens: 8))
+        XCTAssertEqual(first.cachedTokens, 0)
+        XCTAssertGreaterThan(second.cachedTokens, first.promptTokens)
+        let history = try chat.messages()
+        XCTAssertEqual(history.count, 4)
+        XCTAssertEqual(history[3], ChatMessage(role: "assistant", content: second.text))
+
+        let restored = try Conversation(session: session, system: "You are a helpful assistant.")
+        try restored.push(role: "user", history[0].content)
+        try restored.push(role: "assistant", history[1].content)
+        XCTAssertThrowsError(try restored.push(role: "assistant", "again"))
+        let again = try restored.send("Where do I live?", params: GenerateParams(maxTokens: 8))
+        XCTAssertEqual(again.text, second.text)
+    }
+
+    func testConversationOverDocumentCitesIt() async throws {
+        let model = try loadModel()
+        var params = SessionParams()
+        params.nThreads = 1
+        params.window = 512
+        let session = try Session(model: model, params: params)
+        let code = "The secret code is 7421. "
+        let text = String(repeating: "The grass is green and the sky is blue. ", count: 30) + code
+            + String(repeating: "The sun is warm and the wind is calm. ", count: 30)
+        let document = try session.ingest(text)
+        let chat = try Conversation(session: session, over: document)
+        var streamed = ""
+        for try await piece in chat.stream("What is the secret code in the text?", params: GenerateParams(maxTokens: 12)) {
+            streamed += piece
+        }
+        XCTAssertFalse(streamed.isEmpty)
+        let followUp = try chat.send("Say the secret code once more.", params: GenerateParams(maxTokens: 12))
+        XCTAssertFalse(followUp.direct)
+        XCTAssertFalse(followUp.sources.isEmpty)
+        for source in followUp.sources {
+            if case .document = source.text {
+                XCTAssertLessThanOrEqual(source.bytes.upperBound, text.utf8.count)
+            }
+        }
+        XCTAssertEqual(try chat.messages().count, 4)
     }
 }
