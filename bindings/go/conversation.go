@@ -10,7 +10,6 @@ import (
 	"context"
 	"runtime"
 	"strconv"
-	"sync"
 )
 
 // Conversation is a chat with a model: a system prompt, then user and assistant turns in
@@ -21,10 +20,7 @@ import (
 // session may be closed first). One call at a time (StatusBusy otherwise); Close and
 // cancelling a call's context are safe from any goroutine.
 type Conversation struct {
-	mu     sync.Mutex
-	ptr    *C.focusllm_conversation // nil once freed
-	active int                      // calls using ptr right now
-	closed bool
+	owner[*C.focusllm_conversation]
 }
 
 // SourceText says which of the caller's texts a Source lies in.
@@ -96,7 +92,11 @@ func (s *Session) NewConversationOver(doc *Document) (*Conversation, error) {
 }
 
 func newConversation(ptr *C.focusllm_conversation) *Conversation {
-	c := &Conversation{ptr: ptr}
+	c := &Conversation{owner[*C.focusllm_conversation]{
+		ptr:    ptr,
+		free:   func(p *C.focusllm_conversation) { C.focusllm_conversation_free(p) },
+		cancel: func(p *C.focusllm_conversation) { C.focusllm_conversation_cancel(p) },
+	}}
 	runtime.SetFinalizer(c, (*Conversation).Close)
 	return c
 }
@@ -201,40 +201,10 @@ func (c *Conversation) Messages() ([]Message, error) {
 // and the conversation is freed when that call returns. Calls after Close return an error
 // wrapping ErrClosed.
 func (c *Conversation) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil
-	}
-	c.closed = true
-	runtime.SetFinalizer(c, nil)
-	if c.active > 0 {
-		C.focusllm_conversation_cancel(c.ptr)
-	} else {
-		C.focusllm_conversation_free(c.ptr)
-		c.ptr = nil
+	if c.close() {
+		runtime.SetFinalizer(c, nil)
 	}
 	return nil
-}
-
-func (c *Conversation) acquire(method string) (*C.focusllm_conversation, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, closedError(method)
-	}
-	c.active++
-	return c.ptr, nil
-}
-
-func (c *Conversation) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.active--
-	if c.closed && c.active == 0 && c.ptr != nil {
-		C.focusllm_conversation_free(c.ptr)
-		c.ptr = nil
-	}
 }
 
 // readSources reads the n sources of the call that just ended through get.

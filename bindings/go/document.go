@@ -9,7 +9,6 @@ import "C"
 import (
 	"context"
 	"runtime"
-	"sync"
 	"time"
 )
 
@@ -19,10 +18,7 @@ import (
 // the same model and settings may use it, several at the same time (from different
 // goroutines). Close, Save and Info are safe from any goroutine.
 type Document struct {
-	mu     sync.Mutex
-	ptr    *C.focusllm_document // nil once freed
-	active int                  // calls using ptr right now
-	closed bool
+	owner[*C.focusllm_document]
 }
 
 // DocumentParams is how a document keeps its chunks' KV. Start from DefaultDocumentParams
@@ -80,7 +76,10 @@ func (p *DocumentParams) toC(c *C.focusllm_document_params) error {
 
 // newDocument wraps a handle the library made.
 func newDocument(ptr *C.focusllm_document) *Document {
-	d := &Document{ptr: ptr}
+	d := &Document{owner[*C.focusllm_document]{
+		ptr:  ptr,
+		free: func(p *C.focusllm_document) { C.focusllm_document_free(p) },
+	}}
 	runtime.SetFinalizer(d, (*Document).Close)
 	return d
 }
@@ -241,38 +240,8 @@ func (d *Document) Info() (DocumentInfo, error) {
 // session, Save, Info) finish normally, and the document is freed when the last of them
 // returns. Calls after Close return an error wrapping ErrClosed.
 func (d *Document) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	runtime.SetFinalizer(d, nil)
-	if d.active == 0 {
-		C.focusllm_document_free(d.ptr)
-		d.ptr = nil
+	if d.close() {
+		runtime.SetFinalizer(d, nil)
 	}
 	return nil
-}
-
-// acquire returns the document's handle for one call, which must end with release.
-func (d *Document) acquire(method string) (*C.focusllm_document, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, closedError(method)
-	}
-	d.active++
-	return d.ptr, nil
-}
-
-// release ends a call; the last call to end after Close frees the document.
-func (d *Document) release() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.active--
-	if d.closed && d.active == 0 && d.ptr != nil {
-		C.focusllm_document_free(d.ptr)
-		d.ptr = nil
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"strings"
-	"sync"
 )
 
 // Session is a model plus the settings jobs run with; it keeps no state between calls (see
@@ -18,10 +17,7 @@ import (
 // runs returns an error with StatusBusy). Close, and cancelling a call's context, are safe
 // from any goroutine, including from inside the call's callbacks.
 type Session struct {
-	mu     sync.Mutex
-	ptr    *C.focusllm_session // nil once freed
-	active int                 // calls using ptr right now
-	closed bool
+	owner[*C.focusllm_session]
 }
 
 // NewSession makes a session over model with params (nil: DefaultSessionParams). The
@@ -41,7 +37,11 @@ func NewSession(model *Model, params *SessionParams) (*Session, error) {
 	if status := C.fgo_session_new(model.ptr, &cParams, &ptr, &message); status != 0 {
 		return nil, newError(status, message)
 	}
-	s := &Session{ptr: ptr}
+	s := &Session{owner[*C.focusllm_session]{
+		ptr:    ptr,
+		free:   func(p *C.focusllm_session) { C.focusllm_session_free(p) },
+		cancel: func(p *C.focusllm_session) { C.focusllm_session_cancel(p) },
+	}}
 	runtime.SetFinalizer(s, (*Session).Close)
 	return s, nil
 }
@@ -51,42 +51,10 @@ func NewSession(model *Model, params *SessionParams) (*Session, error) {
 // StatusCancelled) and the session is freed when that call returns. Calls after Close
 // return an error wrapping ErrClosed.
 func (s *Session) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	runtime.SetFinalizer(s, nil)
-	if s.active > 0 {
-		C.focusllm_session_cancel(s.ptr)
-	} else {
-		C.focusllm_session_free(s.ptr)
-		s.ptr = nil
+	if s.close() {
+		runtime.SetFinalizer(s, nil)
 	}
 	return nil
-}
-
-// acquire returns the session's handle for one call, which must end with release.
-func (s *Session) acquire(method string) (*C.focusllm_session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, closedError(method)
-	}
-	s.active++
-	return s.ptr, nil
-}
-
-// release ends a call; the last call to end after Close frees the session.
-func (s *Session) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.active--
-	if s.closed && s.active == 0 && s.ptr != nil {
-		C.focusllm_session_free(s.ptr)
-		s.ptr = nil
-	}
 }
 
 // Job is what to run: a question about a document of any length (when it does not fit the

@@ -9,8 +9,7 @@ use super::document::focusllm_document;
 use super::generate_params::focusllm_generate_params;
 use super::handles;
 use super::run::{
-    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, keep_sources, result_size, with_locked,
-    with_session, write_result,
+    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, run_answer, with_locked, with_session,
 };
 use super::session::{CallCancel, focusllm_session};
 use super::sized::{self, versioned};
@@ -217,18 +216,21 @@ pub unsafe extern "C" fn focusllm_conversation_send(
         let handle = unsafe { handles::borrow(conversation.cast_const(), "conversation") }?;
         // SAFETY: the caller's (text, text_len) is readable for this call.
         let text = unsafe { str_arg(text, text_len, "text") }?;
-        // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let run = unsafe { focusllm_generate_params::read(params) }?;
-        let (params, cancel) = (run.params, run.cancel);
-        let size = result_size(out_result)?;
-        let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
-        let result = with_locked(&handle.conversation, &handle.calls, cancel, callbacks, |conversation, observer| {
-            let answer = conversation.send(text, &params, observer)?;
-            Ok((focusllm_result::from_answer(&answer), answer.sources))
-        })?;
-        let result = keep_sources(&handle.sources, result);
-        write_result(out_result, size, &result);
-        Ok(())
+        let target = (&handle.conversation, &handle.calls, &handle.sources);
+        // SAFETY: the caller's params struct (and its stop strings) and out_result are valid
+        // for the call.
+        unsafe {
+            run_answer(
+                target,
+                params,
+                (on_piece, on_progress, user_data),
+                out_result,
+                |conversation, params, observer| {
+                    let answer = conversation.send(text, params, observer)?;
+                    Ok((focusllm_result::from_answer(&answer), answer.sources))
+                },
+            )
+        }
     })
 }
 

@@ -9,10 +9,7 @@ use super::boundary;
 use super::cancel::{focusllm_cancel_token, token_arg};
 use super::generate_params::focusllm_generate_params;
 use super::handles;
-use super::run::{
-    CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, keep_sources, result_size, with_session,
-    write_result,
-};
+use super::run::{CCallbacks, focusllm_piece_fn, focusllm_progress_fn, focusllm_result, run_answer, with_session};
 use super::session::focusllm_session;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
@@ -199,18 +196,15 @@ pub unsafe extern "C" fn focusllm_document_ask(
         let document = &unsafe { handles::borrow(document, "document") }?.document;
         // SAFETY: the caller's (question, question_len) is readable for this call.
         let question = unsafe { str_arg(question, question_len, "question") }?;
-        // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let run = unsafe { focusllm_generate_params::read(params) }?;
-        let (params, cancel) = (run.params, run.cancel);
-        let size = result_size(out_result)?;
-        let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
-        let result = with_session(handle, cancel, callbacks, |session, observer| {
-            let answer = session.ask_document(document, question, &params, observer)?;
-            Ok((focusllm_result::from_answer(&answer), answer.sources))
-        })?;
-        let result = keep_sources(&handle.sources, result);
-        write_result(out_result, size, &result);
-        Ok(())
+        let target = (&handle.session, &handle.calls, &handle.sources);
+        // SAFETY: the caller's params struct (and its stop strings) and out_result are valid
+        // for the call.
+        unsafe {
+            run_answer(target, params, (on_piece, on_progress, user_data), out_result, |session, params, observer| {
+                let answer = session.ask_document(document, question, params, observer)?;
+                Ok((focusllm_result::from_answer(&answer), answer.sources))
+            })
+        }
     })
 }
 

@@ -14,6 +14,7 @@ use super::strings::str_arg;
 use crate::focus::{Answer, Conversation, Session, Source};
 use crate::generate::{Callbacks, FinishReason, Generation, Progress, Prompt, TokenLogprobs};
 use crate::llama::{CancelHandle, ChatMessage};
+use crate::params::GenerateParams;
 
 /// What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
 #[repr(C)]
@@ -232,28 +233,55 @@ pub unsafe extern "C" fn focusllm_session_run(
         if prompt.is_empty() && document.is_empty() {
             return Err(Failure::new(focusllm_status::InvalidInput, "job.prompt is empty and there is no document"));
         }
-        // SAFETY: the caller's params struct and its stop strings are readable for the call.
-        let run = unsafe { focusllm_generate_params::read(params) }?;
-        let (params, cancel) = (run.params, run.cancel);
-        let size = result_size(out_result)?;
-        let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
-        let result = with_session(handle, cancel, callbacks, |session, observer| {
-            Ok(if document.is_empty() {
-                let prompt = if job.chat {
-                    Prompt::Chat(vec![ChatMessage::new("user", prompt)])
+        let target = (&handle.session, &handle.calls, &handle.sources);
+        // SAFETY: the caller's params struct (and its stop strings) and out_result are valid
+        // for the call.
+        unsafe {
+            run_answer(target, params, (on_piece, on_progress, user_data), out_result, |session, params, observer| {
+                Ok(if document.is_empty() {
+                    let prompt = if job.chat {
+                        Prompt::Chat(vec![ChatMessage::new("user", prompt)])
+                    } else {
+                        Prompt::Text(prompt.to_owned())
+                    };
+                    (focusllm_result::from_generation(&session.generate(&prompt, params, observer)?), Vec::new())
                 } else {
-                    Prompt::Text(prompt.to_owned())
-                };
-                (focusllm_result::from_generation(&session.generate(&prompt, &params, observer)?), Vec::new())
-            } else {
-                let answer = session.ask(document, prompt, &params, observer)?;
-                (focusllm_result::from_answer(&answer), answer.sources)
+                    let answer = session.ask(document, prompt, params, observer)?;
+                    (focusllm_result::from_answer(&answer), answer.sources)
+                })
             })
-        })?;
-        let result = keep_sources(&handle.sources, result);
-        write_result(out_result, size, &result);
-        Ok(())
+        }
     })
+}
+
+/// The C callbacks of a call and their user data, as the export takes them.
+pub(crate) type CallbackArgs = (focusllm_piece_fn, focusllm_progress_fn, *mut c_void);
+
+/// What every export that streams an answer does around its own work: reads `params` (its
+/// cancel token and log-probabilities callback) and checks `out_result`, runs `body` on the
+/// locked object of `target` (see [`with_locked`]), keeps the answer's sources for the
+/// handle's get_source function and writes the result.
+///
+/// # Safety
+/// `params` as for [`focusllm_generate_params::read`]; `out_result` NULL or a result struct
+/// whose struct_size is readable and whose bytes are writable.
+pub(crate) unsafe fn run_answer<R: Runs>(
+    (lock, calls, sources): (&Mutex<R>, &CallCancel, &Mutex<Vec<Source>>),
+    params: *const focusllm_generate_params,
+    (on_piece, on_progress, user_data): CallbackArgs,
+    out_result: *mut focusllm_result,
+    body: impl FnOnce(&mut R, &GenerateParams, Callbacks<'_>) -> Result<(focusllm_result, Vec<Source>), Failure>,
+) -> Result<(), Failure> {
+    // SAFETY: forwarded contract.
+    let run = unsafe { focusllm_generate_params::read(params) }?;
+    let size = result_size(out_result)?;
+    let callbacks = CCallbacks { on_piece, on_progress, on_logprobs: run.on_logprobs, user_data };
+    let generate = run.params;
+    let (result, found) =
+        with_locked(lock, calls, run.cancel, callbacks, |object, observer| body(object, &generate, observer))?;
+    *sources.lock().unwrap_or_else(PoisonError::into_inner) = found;
+    write_result(out_result, size, &result);
+    Ok(())
 }
 
 /// The C callbacks of one call and the user data they all get.
@@ -376,16 +404,6 @@ pub(crate) fn with_locked<R: Runs, T>(
         Ok(_) if cancelled => Err(Failure::from(crate::Error::Cancelled)),
         result => result,
     }
-}
-
-/// Records the passages a successful call read for the handle's get_source function, and
-/// returns the call's result.
-pub(crate) fn keep_sources(
-    slot: &Mutex<Vec<Source>>,
-    (result, sources): (focusllm_result, Vec<Source>),
-) -> focusllm_result {
-    *slot.lock().unwrap_or_else(PoisonError::into_inner) = sources;
-    result
 }
 
 /// Checks an optional out_result up front; its size when present.

@@ -3,6 +3,7 @@
 //! and bad turns refused.
 
 use crate::common;
+use crate::tasks;
 
 use std::sync::Arc;
 
@@ -42,19 +43,6 @@ fn send(conversation: &mut Conversation, text: &str, max_tokens: u32) -> (Answer
     (answer, progress)
 }
 
-/// A user/assistant exchange of about 120 tokens that says nothing about codes.
-fn filler_turn(i: usize) -> (String, String) {
-    let user = format!(
-        "Tell me about garden number {i}. The grass is green. The sky is blue. The sun is yellow. \
-         Here we go. There and back again. The grass is green. The sky is blue."
-    );
-    let reply = format!(
-        "Garden number {i} has tall trees, a small pond and a path of grey stones. Birds sing there \
-         in the morning and the wind is calm in the evening. People walk there after work."
-    );
-    (user, reply)
-}
-
 #[test]
 fn a_second_turn_decodes_only_its_new_tokens_and_replies_as_a_fresh_conversation_would() {
     let model = model();
@@ -85,11 +73,11 @@ fn a_second_turn_decodes_only_its_new_tokens_and_replies_as_a_fresh_conversation
 /// rendered history passes `min_tokens`.
 fn long_history(chat: &mut Conversation, model: &Model, fact: &str, min_tokens: usize) -> usize {
     chat.push("user", fact).unwrap();
-    chat.push("assistant", "Understood, I will remember it.").unwrap();
+    chat.push("assistant", tasks::CHAT_FACT_REPLY).unwrap();
     let mut tokens = 0;
     let mut i = 1;
     while tokens < min_tokens {
-        let (user, reply) = filler_turn(i);
+        let (user, reply) = tasks::chat_filler(i);
         chat.push("user", &user).unwrap();
         chat.push("assistant", &reply).unwrap();
         tokens +=
@@ -99,8 +87,7 @@ fn long_history(chat: &mut Conversation, model: &Model, fact: &str, min_tokens: 
     tokens
 }
 
-const FACT: &str = "Remember this: the secret code is 58291. Keep it safe.";
-const QUESTION: &str = "What is the secret code? Answer with the number.";
+use tasks::{CHAT_EXPECTED as CODE, CHAT_FACT as FACT, CHAT_QUESTION as QUESTION};
 
 #[test]
 fn a_fact_from_turn_one_is_recalled_after_the_history_passes_three_windows() {
@@ -116,13 +103,13 @@ fn a_fact_from_turn_one_is_recalled_after_the_history_passes_three_windows() {
         "{} tokens of history ({history} in messages)",
         answer.stats.input_tokens
     );
-    assert!(answer.generation.text.contains("58291"), "recalled: {:?}", answer.generation.text);
+    assert!(answer.generation.text.contains(CODE), "recalled: {:?}", answer.generation.text);
     // The answer cites turn 1, where the fact is.
     let first = answer.sources.first().expect("a chunked answer has sources");
     let cites_fact = answer
         .sources
         .iter()
-        .any(|s| s.text == SourceText::Message(0) && chat.messages()[0].content[s.bytes.clone()].contains("58291"));
+        .any(|s| s.text == SourceText::Message(0) && chat.messages()[0].content[s.bytes.clone()].contains(CODE));
     assert!(cites_fact, "sources {:?} (first {first:?})", answer.sources);
 
     // Truncation (the latest turns that fit the window) has lost the fact.
@@ -134,11 +121,11 @@ fn a_fact_from_turn_one_is_recalled_after_the_history_passes_three_windows() {
     }
     let (baseline, _) = send(&mut truncated, QUESTION, 12);
     assert!(baseline.stats.direct);
-    assert!(!baseline.generation.text.contains("58291"), "truncation cannot know: {:?}", baseline.generation.text);
+    assert!(!baseline.generation.text.contains(CODE), "truncation cannot know: {:?}", baseline.generation.text);
 
     // A later turn past the window reuses the history chunks' KV and still recalls.
     let (again, _) = send(&mut chat, "Say the secret code once more.", 12);
-    assert!(again.generation.text.contains("58291"), "recalled again: {:?}", again.generation.text);
+    assert!(again.generation.text.contains(CODE), "recalled again: {:?}", again.generation.text);
 }
 
 #[test]
@@ -146,7 +133,7 @@ fn a_conversation_over_a_processed_document_answers_follow_ups() {
     let model = model();
     let mut session = session(model.clone(), 1024);
     let count = |text: &str| model.tokenize(text, false, false).map(|t| t.len());
-    let case = crate::tasks::passkey(2500, 0.6, 40817, &count).unwrap();
+    let case = tasks::passkey(2500, 0.6, 40817, &count).unwrap();
     let document = Arc::new(session.ingest(&case.document, &DocumentParams::default(), &mut |_| true).unwrap());
     let question = "What is the pass key mentioned in the text? Answer with the number.";
     let mut chat = session.conversation_over(document.clone()).unwrap();

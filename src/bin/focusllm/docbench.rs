@@ -165,7 +165,7 @@ fn quiet() -> Observer<'static> {
     Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
 }
 
-fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
+pub(crate) fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
     let started = Instant::now();
     let value = f()?;
     Ok((value, started.elapsed().as_secs_f64()))

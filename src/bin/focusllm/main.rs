@@ -33,6 +33,7 @@ macro_rules! errln {
 
 mod ask;
 mod bench;
+mod chatbench;
 mod docbench;
 mod progress;
 mod ruler;
@@ -75,6 +76,8 @@ enum Command {
     Ruler(ruler::RulerArgs),
     /// Measure processed documents: questions with and without the document cache.
     DocumentBench(docbench::DocumentBenchArgs),
+    /// Measure conversations: turn cost with the KV kept, and recall past the window.
+    ConversationBench(chatbench::ConversationBenchArgs),
     /// Count the tokens of a text or file (loads only the vocabulary).
     Tokens(TokensArgs),
 }
@@ -247,6 +250,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ask::run_ingest(args),
         Command::Passkey(args) => bench::run(args),
         Command::DocumentBench(args) => docbench::run(args),
+        Command::ConversationBench(args) => chatbench::run(args),
         Command::Ruler(args) => ruler::run(args),
         Command::Tokens(args) => run_tokens(args),
     };

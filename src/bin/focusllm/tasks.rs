@@ -148,6 +148,25 @@ fn cut_at_sentence(text: &str, max: usize) -> &str {
     }
 }
 
+/// The conversation tasks' fact: stated in turn 1, asked for after the history has grown.
+pub const CHAT_FACT: &str = "Remember this: the secret code is 58291. Keep it safe.";
+pub const CHAT_FACT_REPLY: &str = "Understood, I will remember it.";
+pub const CHAT_QUESTION: &str = "What is the secret code? Answer with the number.";
+pub const CHAT_EXPECTED: &str = "58291";
+
+/// A user/assistant exchange of about 80 tokens that says nothing about codes (exchange `i`).
+pub fn chat_filler(i: usize) -> (String, String) {
+    let user = format!(
+        "Tell me about garden number {i}. The grass is green. The sky is blue. The sun is yellow. \
+         Here we go. There and back again. The grass is green. The sky is blue."
+    );
+    let reply = format!(
+        "Garden number {i} has tall trees, a small pond and a path of grey stones. Birds sing there \
+         in the morning and the wind is calm in the evening. People walk there after work."
+    );
+    (user, reply)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
