@@ -176,8 +176,8 @@ int main(int argc, char **argv) {
 
         // A conversation over the processed document: the first turn answers as ask does,
         // a follow-up reuses the history, the history reads back, and a restored one agrees.
-        focusllm::Conversation chat(session, document);
-        check(chat.send(kQuestion, params) == streamed, "a conversation's first turn answers like ask");
+        focusllm::Conversation over(session, document);
+        check(over.send(kQuestion, params) == streamed, "a conversation's first turn answers like ask");
         focusllm::Conversation plain(session, "You are terse.");
         const std::string first = plain.send("My name is Niamh.", params);
         std::string second;
