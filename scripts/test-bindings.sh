@@ -68,6 +68,9 @@ export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
 # ---------------------------------------------------------------------------------- Go ----
 export PATH="/usr/local/go/bin:$PATH"
 export GOTOOLCHAIN=local GOPROXY=off CGO_ENABLED=1
+# A build cache of this run's own: go does not hash the files behind -L/-l, so a shared cache
+# would link a test against an earlier run's (deleted) prefix or an older libfocusllm.a.
+export GOCACHE=$INSTALLS/gocache
 
 go_toolchain() {
     if ! command -v go >/dev/null; then

@@ -9,7 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step prints how long the previous one took, so that a slow CI run says where it went.
+STEP_START=$SECONDS
+STEP_NAME=""
+step() {
+    [ -n "$STEP_NAME" ] && printf '\n-- %s: %d s (total %d s)\n' "$STEP_NAME" $((SECONDS - STEP_START)) "$SECONDS"
+    STEP_NAME=$*
+    STEP_START=$SECONDS
+    printf '\n== %s\n' "$*"
+}
 
 step "system packages"
 scripts/install-deps.sh
@@ -37,3 +45,4 @@ tests/consumers/run.sh
 
 step "Go and Swift bindings"
 scripts/test-bindings.sh
+step "done"

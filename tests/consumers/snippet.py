@@ -111,6 +111,7 @@ func main() {{
 \tdoc := "{DOC}"
 \tquestion := "{QUESTION}"
 \tctx := context.Background()
+\t_, _, _ = doc, question, ctx // not every snippet uses all three
 {indent(body, chr(9))}
 \tfmt.Println()
 }}
