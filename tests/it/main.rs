@@ -24,6 +24,7 @@ mod generate;
 mod golden;
 mod header;
 mod kv_strategies;
+mod kv_type;
 mod model_load;
 mod progress;
 mod ruler_guard;
