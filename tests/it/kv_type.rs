@@ -24,9 +24,9 @@ fn context(type_k: KvType, type_v: KvType) -> ContextParams {
     ContextParams { type_k, type_v, ..common::test_context_params() }
 }
 
-/// A session planning for a 1024-token window with these cache types.
+/// A session planning for a 512-token window with these cache types.
 fn session(model: Arc<Model>, type_k: KvType, type_v: KvType) -> Session {
-    let focus = FocusParams { strategy: Strategy::Focus, window: 1024, use_chat_template: false, ..Default::default() };
+    let focus = FocusParams { strategy: Strategy::Focus, window: 512, use_chat_template: false, ..Default::default() };
     Session::new(model, SessionParams { context: context(type_k, type_v), focus }).unwrap()
 }
 
@@ -40,7 +40,7 @@ fn quiet() -> Observer<'static> {
 
 fn passkey(model: &Model) -> tasks::Case {
     let count = |text: &str| model.tokenize(text, false, false).map(|t| t.len());
-    tasks::passkey(2200, 0.6, 52817, &count).unwrap()
+    tasks::passkey(1200, 0.6, 52817, &count).unwrap()
 }
 
 #[test]
