@@ -340,6 +340,16 @@ typedef int32_t focusllm_flash_attention;
 typedef int32_t focusllm_strategy;
 
 /**
+ * The element type of the K or V cache (llama.cpp's type_k / type_v). Per 32 values, F16
+ * takes 64 bytes, Q8_0 34 and Q4_0 18. A quantized V needs flash attention:
+ * focusllm_session_new refuses a quantized type_v with FOCUSLLM_FLASH_ATTENTION_DISABLED
+ * (FOCUSLLM_STATUS_INVALID_PARAM), and with FOCUSLLM_FLASH_ATTENTION_AUTO llama.cpp turns
+ * flash attention on. Any type_k works with flash attention on or off. A processed document
+ * is used only by a session with the types it was made with.
+ */
+typedef int32_t focusllm_kv_type;
+
+/**
  * How a session runs. Fill it with focusllm_session_default_params(). Lengths of 0 mean
  * "the default for this model and strategy".
  */
@@ -410,6 +420,19 @@ typedef struct focusllm_session_params {
      * Wrap document and question in the model's chat template (when it has one).
      */
     bool use_chat_template;
+    /**
+     * Unused: keeps the fields added after the first version out of its tail padding.
+     */
+    uint8_t _reserved[7];
+    /**
+     * A FOCUSLLM_KV_TYPE_* value: the element type of the K cache (default F16).
+     */
+    focusllm_kv_type type_k;
+    /**
+     * A FOCUSLLM_KV_TYPE_* value: the element type of the V cache (default F16; a quantized
+     * one needs flash attention AUTO or ENABLED).
+     */
+    focusllm_kv_type type_v;
 } focusllm_session_params;
 
 /**
@@ -814,6 +837,21 @@ typedef int32_t focusllm_role;
 #define FOCUSLLM_FLASH_ATTENTION_ENABLED 1
 
 #define FOCUSLLM_FLASH_ATTENTION_DISABLED 2
+
+/**
+ * 16-bit floats (the default).
+ */
+#define FOCUSLLM_KV_TYPE_F16 0
+
+/**
+ * 8-bit blocks: about half the bytes of F16.
+ */
+#define FOCUSLLM_KV_TYPE_Q8_0 1
+
+/**
+ * 4-bit blocks: about a quarter of the bytes of F16.
+ */
+#define FOCUSLLM_KV_TYPE_Q4_0 2
 
 /**
  * Score chunks with the question appended, keep the top_chunks best, attend to their KV.

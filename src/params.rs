@@ -44,6 +44,63 @@ pub enum FlashAttention {
     Disabled,
 }
 
+/// The element type of the K or V half of the KV cache (llama.cpp's `type_k` / `type_v`): the
+/// types its CPU backend computes attention with.
+///
+/// | type | bytes per 32 elements | of f16 |
+/// |---|---|---|
+/// | `F16` (default) | 64 | 1 |
+/// | `Q8_0` | 34 | 0.53 |
+/// | `Q4_0` | 18 | 0.28 |
+///
+/// Any K type works with flash attention on or off. A quantized V needs flash attention
+/// (without it llama.cpp stores V transposed, one element at a time, which a block type
+/// cannot do): [`ContextParams::validate`] refuses a quantized V with
+/// [`FlashAttention::Disabled`], and with [`FlashAttention::Auto`] llama.cpp turns flash
+/// attention on. A quantized type also needs the model's head size to be a multiple of its
+/// block of 32 elements, which llama.cpp checks when the context is made
+/// ([`Error::ContextCreate`] with its words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum KvType {
+    /// 16-bit floats: llama.cpp's default, exact to what the model computes.
+    #[default]
+    F16,
+    /// 8-bit blocks (32 values and one f16 scale in 34 bytes): about half the bytes of F16.
+    Q8_0,
+    /// 4-bit blocks (32 values and one f16 scale in 18 bytes): about a quarter of F16.
+    Q4_0,
+}
+
+impl KvType {
+    /// Every type, in the order of their C values.
+    pub const ALL: [KvType; 3] = [KvType::F16, KvType::Q8_0, KvType::Q4_0];
+
+    /// The type's name as llama.cpp and the command line write it: `f16`, `q8_0`, `q4_0`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvType::F16 => "f16",
+            KvType::Q8_0 => "q8_0",
+            KvType::Q4_0 => "q4_0",
+        }
+    }
+
+    /// The type of a name written as [`KvType::name`] gives it (case-insensitive).
+    pub fn from_name(name: &str) -> Option<KvType> {
+        KvType::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Whether values are stored in quantized blocks (everything but F16).
+    pub fn is_quantized(self) -> bool {
+        self != KvType::F16
+    }
+}
+
+impl std::fmt::Display for KvType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The longest length (in tokens) a window, context, batch, chunk or question setting may
 /// name: 16,777,216, beyond every model's window, so that a typo fails at once rather than
 /// sizing memory for it.
@@ -90,6 +147,10 @@ pub struct ContextParams {
     /// CPU threads for prompt processing and generation.
     pub n_threads: u32,
     pub flash_attention: FlashAttention,
+    /// Element type of the K cache (see [`KvType`]).
+    pub type_k: KvType,
+    /// Element type of the V cache; a quantized one needs flash attention (see [`KvType`]).
+    pub type_v: KvType,
 }
 
 impl Default for ContextParams {
@@ -102,6 +163,8 @@ impl Default for ContextParams {
             kv_unified: false,
             n_threads: default_threads(),
             flash_attention: FlashAttention::Auto,
+            type_k: KvType::F16,
+            type_v: KvType::F16,
         }
     }
 }
@@ -126,6 +189,13 @@ impl ContextParams {
         }
         if self.n_ctx > 0 && self.n_ctx < 8 {
             return bad(format!("n_ctx must be 0 (the model's window) or at least 8, got {}", self.n_ctx));
+        }
+        if self.type_v.is_quantized() && self.flash_attention == FlashAttention::Disabled {
+            return bad(format!(
+                "type_v {} (a quantized V cache) needs flash attention, but flash_attention is disabled; \
+                 use type_v f16, or flash attention enabled or auto (K may be {} either way)",
+                self.type_v, self.type_k
+            ));
         }
         check_length("n_ctx", self.n_ctx, 8, "the model's window")
     }
@@ -511,6 +581,38 @@ mod tests {
         assert!(
             message(ModelParams { n_gpu_layers: -2, ..ModelParams::default() }.validate()).contains("n_gpu_layers")
         );
+    }
+
+    #[test]
+    fn a_quantized_v_cache_needs_flash_attention() {
+        let base = ContextParams::default();
+        for type_k in KvType::ALL {
+            for type_v in KvType::ALL {
+                for flash_attention in [FlashAttention::Auto, FlashAttention::Enabled, FlashAttention::Disabled] {
+                    let params = ContextParams { type_k, type_v, flash_attention, ..base.clone() };
+                    let refused = type_v.is_quantized() && flash_attention == FlashAttention::Disabled;
+                    match params.validate() {
+                        Ok(()) => assert!(!refused, "{type_k}/{type_v} {flash_attention:?} accepted"),
+                        Err(e) => {
+                            assert!(refused, "{type_k}/{type_v} {flash_attention:?} refused: {e}");
+                            let message = e.to_string();
+                            assert!(
+                                message
+                                    .contains(&format!("type_v {type_v} (a quantized V cache) needs flash attention"))
+                                    && message.contains("flash_attention is disabled"),
+                                "{message}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(KvType::default(), KvType::F16);
+        for t in KvType::ALL {
+            assert_eq!(KvType::from_name(t.name()), Some(t));
+        }
+        assert_eq!(KvType::from_name("Q8_0"), Some(KvType::Q8_0));
+        assert_eq!(KvType::from_name("q5_1"), None);
     }
 
     #[test]

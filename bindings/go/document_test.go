@@ -206,6 +206,20 @@ func TestDocumentFilesAndSettingsThatDoNotFit(t *testing.T) {
 	e = wantStatus(t, err, StatusDocumentMismatch, "window")
 	t.Logf("mismatch: %v", e)
 
+	// A session with a q8_0 KV cache: the f16 document's KV is not its own.
+	q8 := smallParams()
+	q8.Window = docWindow
+	q8.TypeK, q8.TypeV = KVTypeQ8_0, KVTypeQ8_0
+	quantized, err := NewSession(model, q8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quantized.Close()
+	_, err = quantized.LoadDocument(path)
+	wantStatus(t, err, StatusDocumentMismatch, `kv_type_k: document "f16", session "q8_0"`)
+	_, err = quantized.AskDocument(context.Background(), doc, docQuestion, maxTokens(4), nil)
+	wantStatus(t, err, StatusDocumentMismatch, `kv_type_v: document "f16", session "q8_0"`)
+
 	// The good file still loads.
 	loaded, err := s.LoadDocument(path)
 	if err != nil {

@@ -545,6 +545,15 @@ func TestBadInputs(t *testing.T) {
 	sp.Strategy = 7
 	_, err = NewSession(model, sp)
 	wantStatus(t, err, StatusInvalidParam, "strategy")
+	sp = smallParams()
+	sp.TypeK = 9
+	_, err = NewSession(model, sp)
+	wantStatus(t, err, StatusInvalidParam, "type_k must be 0 (f16), 1 (q8_0) or 2 (q4_0)")
+	sp = smallParams()
+	sp.TypeV = KVTypeQ4_0
+	sp.FlashAttention = FlashAttentionDisabled
+	_, err = NewSession(model, sp)
+	wantStatus(t, err, StatusInvalidParam, "type_v q4_0 (a quantized V cache) needs flash attention")
 }
 
 func TestOneCallAtATime(t *testing.T) {

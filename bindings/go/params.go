@@ -21,6 +21,20 @@ const (
 	FlashAttentionDisabled FlashAttention = C.FOCUSLLM_FLASH_ATTENTION_DISABLED
 )
 
+// KVType is the element type of the K or V half of the KV cache. Per 32 values, KVTypeF16
+// takes 64 bytes, KVTypeQ8_0 34 and KVTypeQ4_0 18. A quantized V needs flash attention:
+// NewSession refuses one with FlashAttentionDisabled (StatusInvalidParam), and with
+// FlashAttentionAuto llama.cpp turns flash attention on. A processed document is used only
+// by a session with the types it was made with.
+type KVType int32
+
+// The KV cache types of focusllm.h.
+const (
+	KVTypeF16  KVType = C.FOCUSLLM_KV_TYPE_F16
+	KVTypeQ8_0 KVType = C.FOCUSLLM_KV_TYPE_Q8_0
+	KVTypeQ4_0 KVType = C.FOCUSLLM_KV_TYPE_Q4_0
+)
+
 // Strategy is how what the chunks of a long document hold reaches the answer.
 type Strategy int32
 
@@ -81,6 +95,8 @@ type SessionParams struct {
 	CandidateCells uint32  // KV cells each chunk contributes in StrategyCandidate (>= 1)
 	// UseChatTemplate wraps document and question in the model's chat template.
 	UseChatTemplate bool
+	TypeK           KVType // element type of the K cache (default KVTypeF16)
+	TypeV           KVType // element type of the V cache (default KVTypeF16; quantized needs flash attention)
 }
 
 // GenerateParams is what a run generates. Start from DefaultGenerateParams (a nil
@@ -148,6 +164,8 @@ func DefaultSessionParams() SessionParams {
 		FusionBeta:      float32(c.fusion_beta),
 		CandidateCells:  uint32(c.candidate_cells),
 		UseChatTemplate: bool(c.use_chat_template),
+		TypeK:           KVType(c.type_k),
+		TypeV:           KVType(c.type_v),
 	}
 }
 
@@ -217,6 +235,8 @@ func (p *SessionParams) toC(c *C.focusllm_session_params) error {
 		c.fusion_beta = C.float(p.FusionBeta)
 		c.candidate_cells = C.uint32_t(p.CandidateCells)
 		c.use_chat_template = C.bool(p.UseChatTemplate)
+		c.type_k = C.focusllm_kv_type(p.TypeK)
+		c.type_v = C.focusllm_kv_type(p.TypeV)
 	}
 	return nil
 }

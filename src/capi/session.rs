@@ -9,7 +9,7 @@ use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use crate::focus::{Session, Source};
 use crate::llama::CancelHandle;
-use crate::params::{ContextParams, FlashAttention, FocusParams, SessionParams, Strategy};
+use crate::params::{ContextParams, FlashAttention, FocusParams, KvType, SessionParams, Strategy};
 
 /// A session: a model plus the settings jobs run with. It keeps no conversation or KV state
 /// between calls. Used by one thread at a time: a second call while one runs (from another
@@ -77,6 +77,39 @@ pub const FOCUSLLM_FLASH_ATTENTION_AUTO: focusllm_flash_attention = 0;
 pub const FOCUSLLM_FLASH_ATTENTION_ENABLED: focusllm_flash_attention = 1;
 pub const FOCUSLLM_FLASH_ATTENTION_DISABLED: focusllm_flash_attention = 2;
 
+/// The element type of the K or V cache (llama.cpp's type_k / type_v). Per 32 values, F16
+/// takes 64 bytes, Q8_0 34 and Q4_0 18. A quantized V needs flash attention:
+/// focusllm_session_new refuses a quantized type_v with FOCUSLLM_FLASH_ATTENTION_DISABLED
+/// (FOCUSLLM_STATUS_INVALID_PARAM), and with FOCUSLLM_FLASH_ATTENTION_AUTO llama.cpp turns
+/// flash attention on. Any type_k works with flash attention on or off. A processed document
+/// is used only by a session with the types it was made with.
+pub type focusllm_kv_type = i32;
+/// 16-bit floats (the default).
+pub const FOCUSLLM_KV_TYPE_F16: focusllm_kv_type = 0;
+/// 8-bit blocks: about half the bytes of F16.
+pub const FOCUSLLM_KV_TYPE_Q8_0: focusllm_kv_type = 1;
+/// 4-bit blocks: about a quarter of the bytes of F16.
+pub const FOCUSLLM_KV_TYPE_Q4_0: focusllm_kv_type = 2;
+
+fn kv_type_to_c(t: KvType) -> focusllm_kv_type {
+    match t {
+        KvType::F16 => FOCUSLLM_KV_TYPE_F16,
+        KvType::Q8_0 => FOCUSLLM_KV_TYPE_Q8_0,
+        KvType::Q4_0 => FOCUSLLM_KV_TYPE_Q4_0,
+    }
+}
+
+fn kv_type_from_c(name: &str, value: focusllm_kv_type) -> Result<KvType, Failure> {
+    match value {
+        FOCUSLLM_KV_TYPE_F16 => Ok(KvType::F16),
+        FOCUSLLM_KV_TYPE_Q8_0 => Ok(KvType::Q8_0),
+        FOCUSLLM_KV_TYPE_Q4_0 => Ok(KvType::Q4_0),
+        other => Err(Failure::param(format!(
+            "{name} must be 0 (f16), 1 (q8_0) or 2 (q4_0) (FOCUSLLM_KV_TYPE_*), got {other}"
+        ))),
+    }
+}
+
 /// How what the chunks of a long document hold reaches the answer.
 pub type focusllm_strategy = i32;
 /// Score chunks with the question appended, keep the top_chunks best, attend to their KV.
@@ -125,12 +158,19 @@ pub struct focusllm_session_params {
     pub candidate_cells: u32,
     /// Wrap document and question in the model's chat template (when it has one).
     pub use_chat_template: bool,
+    /// Unused: keeps the fields added after the first version out of its tail padding.
+    pub _reserved: [u8; 7],
+    /// A FOCUSLLM_KV_TYPE_* value: the element type of the K cache (default F16).
+    pub type_k: focusllm_kv_type,
+    /// A FOCUSLLM_KV_TYPE_* value: the element type of the V cache (default F16; a quantized
+    /// one needs flash attention AUTO or ENABLED).
+    pub type_v: focusllm_kv_type,
 }
 
 versioned!(
     focusllm_session_params,
     focusllm_session_params::from_rust(&SessionParams::default()),
-    versions = &[15],
+    versions = &[15, 18],
     [
         n_ctx,
         n_batch,
@@ -147,6 +187,9 @@ versioned!(
         fusion_beta,
         candidate_cells,
         use_chat_template,
+        _reserved,
+        type_k,
+        type_v,
     ]
 );
 
@@ -180,6 +223,9 @@ impl focusllm_session_params {
             fusion_beta: f.fusion_beta,
             candidate_cells: f.candidate_cells,
             use_chat_template: f.use_chat_template,
+            _reserved: [0; 7],
+            type_k: kv_type_to_c(c.type_k),
+            type_v: kv_type_to_c(c.type_v),
         }
     }
 
@@ -209,6 +255,8 @@ impl focusllm_session_params {
                 n_ubatch: self.n_ubatch,
                 n_threads: self.n_threads,
                 flash_attention,
+                type_k: kv_type_from_c("type_k", self.type_k)?,
+                type_v: kv_type_from_c("type_v", self.type_v)?,
                 ..ContextParams::default()
             },
             focus: FocusParams {
@@ -320,7 +368,9 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_session_params>();
-        assert_eq!(size_of::<focusllm_session_params>(), 72);
+        assert_eq!(size_of::<focusllm_session_params>(), 80);
+        // The first version's size: its struct_size reads the first 15 fields only.
+        assert_eq!(std::mem::offset_of!(focusllm_session_params, type_k), 72);
     }
 
     #[test]
@@ -331,5 +381,24 @@ mod tests {
         assert!(bad.to_rust().unwrap_err().message.contains("strategy must be 0, 1 or 2"));
         let bad = focusllm_session_params { flash_attention: -1, ..c };
         assert!(bad.to_rust().unwrap_err().message.contains("got -1"));
+        let bad = focusllm_session_params { type_v: 3, ..c };
+        assert!(bad.to_rust().unwrap_err().message.contains("type_v must be 0 (f16), 1 (q8_0) or 2 (q4_0)"));
+        let q = focusllm_session_params { type_k: FOCUSLLM_KV_TYPE_Q8_0, type_v: FOCUSLLM_KV_TYPE_Q4_0, ..c };
+        let context = q.to_rust().unwrap().context;
+        assert_eq!((context.type_k, context.type_v), (KvType::Q8_0, KvType::Q4_0));
+    }
+
+    /// A program built against the first header passes a 72-byte struct whose tail padding
+    /// holds anything: the library reads no KV type from it, and the types stay F16.
+    #[test]
+    fn a_first_version_struct_keeps_the_default_kv_types() {
+        let mut old = <focusllm_session_params as sized::Versioned>::defaults();
+        old.struct_size = 72;
+        old._reserved = [0xA5; 7];
+        old.type_k = 99;
+        old.type_v = -5;
+        // SAFETY: a whole, aligned focusllm_session_params (the library reads its first 72 bytes).
+        let read = unsafe { focusllm_session_params::read(&old) }.unwrap();
+        assert_eq!((read.context.type_k, read.context.type_v), (KvType::F16, KvType::F16));
     }
 }

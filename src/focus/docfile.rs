@@ -5,7 +5,9 @@
 //!        8   format version, u32 (this build writes and reads 2)
 //!       12   header length H, u32
 //!       16   header (H bytes):
-//!              key: u32 count, then (name, value) strings   (model identity, settings)
+//!              key: u32 count, then (name, value) strings   (model identity, settings,
+//!                   the KV cache types `kv_type_k` and `kv_type_v`; a file without them
+//!                   was made before they were recorded, with f16, and loads as f16)
 //!              text: u64 length + UTF-8 bytes
 //!              prefix: u32 count + i32 tokens
 //!              document tokens: u64
@@ -358,7 +360,7 @@ fn parse_header(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     if r.at != bytes.len() {
         return Err(format!("{} stray bytes after the chunk table", bytes.len() - r.at));
     }
-    Ok(Parsed { key: DocumentKey(key), text, prefix, n_tokens, chunks })
+    Ok(Parsed { key: DocumentKey::from_file(key), text, prefix, n_tokens, chunks })
 }
 
 struct Reader<'a> {

@@ -90,7 +90,22 @@ impl Document {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DocumentKey(pub Vec<(String, String)>);
 
+/// Settings added to the key after the first files of format 2 were written, with the value
+/// those files were made with: a file without one of them was made with that value.
+const ADDED_SETTINGS: [(&str, &str); 2] = [("kv_type_k", "f16"), ("kv_type_v", "f16")];
+
 impl DocumentKey {
+    /// A key read from a file, with the [`ADDED_SETTINGS`] it lacks filled in (so a file made
+    /// before the KV cache type was recorded loads as the f16 it was made with).
+    pub fn from_file(mut pairs: Vec<(String, String)>) -> DocumentKey {
+        for (name, value) in ADDED_SETTINGS {
+            if !pairs.iter().any(|(n, _)| n == name) {
+                pairs.push((name.to_string(), value.to_string()));
+            }
+        }
+        DocumentKey(pairs)
+    }
+
     /// The differences, as "name: document X, session Y", or None when equal.
     pub fn mismatch(&self, session: &DocumentKey) -> Option<String> {
         let value = |key: &DocumentKey, name: &str| {
@@ -161,6 +176,8 @@ impl Session {
             ("n_batch", context.n_batch.to_string()),
             ("n_ubatch", context.n_ubatch.to_string()),
             ("flash_attention", flash.to_string()),
+            ("kv_type_k", context.type_k.name().to_string()),
+            ("kv_type_v", context.type_v.name().to_string()),
         ];
         Ok(DocumentKey(pairs.into_iter().map(|(n, v)| (n.to_string(), v)).collect()))
     }

@@ -11,7 +11,7 @@ use llama_cpp_sys_2 as sys;
 use super::log_bridge::{clear_recent_errors, recent_errors};
 use super::{Batch, MAX_SEQUENCES, Model, Pos, SeqId};
 use crate::error::{Error, Result};
-use crate::params::{ContextParams, FlashAttention};
+use crate::params::{ContextParams, FlashAttention, KvType};
 
 /// Stops a running decode or generation from any thread. Cloning shares the same flag. A
 /// cancel stays until [`CancelHandle::reset`]: no job clears it, so one that comes before a
@@ -62,8 +62,19 @@ fn llama_params(params: &ContextParams) -> sys::llama_context_params {
         FlashAttention::Enabled => sys::LLAMA_FLASH_ATTN_TYPE_ENABLED,
         FlashAttention::Disabled => sys::LLAMA_FLASH_ATTN_TYPE_DISABLED,
     };
+    raw.type_k = ggml_type(params.type_k);
+    raw.type_v = ggml_type(params.type_v);
     raw.no_perf = true;
     raw
+}
+
+/// ggml's element type for a KV cache type.
+fn ggml_type(kv: KvType) -> sys::ggml_type {
+    match kv {
+        KvType::F16 => sys::GGML_TYPE_F16,
+        KvType::Q8_0 => sys::GGML_TYPE_Q8_0,
+        KvType::Q4_0 => sys::GGML_TYPE_Q4_0,
+    }
 }
 
 /// Bytes of one K row of `k_elements` and one V row of `v_elements` in the KV cache of a
@@ -352,5 +363,25 @@ impl Context {
     pub(crate) fn can_shift(&self) -> bool {
         // SAFETY: valid memory handle.
         unsafe { sys::llama_memory_can_shift(self.memory()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory estimate's row sizes are ggml's own: f16 2 bytes an element, q8_0 34 and
+    /// q4_0 18 bytes per block of 32.
+    #[test]
+    fn kv_rows_are_sized_at_the_cache_types() {
+        for (kv, bytes_576) in [(KvType::F16, 1152), (KvType::Q8_0, 18 * 34), (KvType::Q4_0, 18 * 18)] {
+            let params = ContextParams { type_k: kv, type_v: KvType::F16, ..ContextParams::default() };
+            assert_eq!(kv_row_bytes(&params, 576, 64), (bytes_576, 128), "{kv}");
+            let params = ContextParams { type_k: KvType::F16, type_v: kv, ..ContextParams::default() };
+            assert_eq!(kv_row_bytes(&params, 64, 576), (128, bytes_576), "{kv}");
+        }
+        // A row that is not a whole number of blocks is rounded up to one.
+        let q4 = ContextParams { type_k: KvType::Q4_0, type_v: KvType::Q8_0, ..ContextParams::default() };
+        assert_eq!(kv_row_bytes(&q4, 33, 1), (36, 34));
     }
 }

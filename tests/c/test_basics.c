@@ -87,6 +87,7 @@ static void test_default_params_and_struct_size(void) {
     CHECK_OK(focusllm_session_default_params(&sp, sizeof sp));
     CHECK(sp.struct_size == sizeof sp && sp.n_threads >= 1 && sp.n_batch == 2048 && sp.n_ubatch == 512);
     CHECK(sp.strategy == FOCUSLLM_STRATEGY_FOCUS && sp.flash_attention == FOCUSLLM_FLASH_ATTENTION_AUTO);
+    CHECK(sp.type_k == FOCUSLLM_KV_TYPE_F16 && sp.type_v == FOCUSLLM_KV_TYPE_F16);
     CHECK(sp.top_chunks == 2 && sp.use_chat_template);
     CHECK_OK(focusllm_generate_default_params(&gp, sizeof gp));
     CHECK(gp.struct_size == sizeof gp && gp.max_tokens == 256 && gp.temperature == 0.0f);
@@ -245,6 +246,20 @@ static void test_model_facts_and_session_params(void) {
     CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM,
                 "strategy must be 0, 1 or 2");
     sp.strategy = FOCUSLLM_STRATEGY_FOCUS;
+    sp.type_v = 3;
+    CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM,
+                "type_v must be 0 (f16), 1 (q8_0) or 2 (q4_0)");
+    sp.type_v = FOCUSLLM_KV_TYPE_Q8_0;
+    sp.flash_attention = FOCUSLLM_FLASH_ATTENTION_DISABLED;
+    CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM,
+                "type_v q8_0 (a quantized V cache) needs flash attention");
+    sp.type_k = FOCUSLLM_KV_TYPE_Q8_0;
+    sp.type_v = FOCUSLLM_KV_TYPE_F16; /* a quantized K works without flash attention */
+    CHECK_OK(focusllm_session_new(model, &sp, &session));
+    focusllm_session_free(session);
+    session = NULL;
+    sp.type_k = FOCUSLLM_KV_TYPE_F16;
+    sp.flash_attention = FOCUSLLM_FLASH_ATTENTION_AUTO;
     sp.top_chunks = 0;
     CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM, "top_chunks");
     sp.top_chunks = 2;

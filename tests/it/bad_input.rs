@@ -697,6 +697,30 @@ fn c_entry_points() {
         (focusllm_session_params { n_ctx: u32::MAX, ..sp }, "n_ctx must be 0"),
         (focusllm_session_params { flash_attention: 7, ..sp }, "flash_attention must be 0, 1 or 2"),
         (focusllm_session_params { strategy: -1, ..sp }, "strategy must be 0, 1 or 2"),
+        (focusllm_session_params { type_k: 3, ..sp }, "type_k must be 0 (f16), 1 (q8_0) or 2 (q4_0)"),
+        (
+            focusllm_session_params { type_k: -1, ..sp },
+            "type_k must be 0 (f16), 1 (q8_0) or 2 (q4_0) (FOCUSLLM_KV_TYPE_*), got -1",
+        ),
+        (focusllm_session_params { type_v: i32::MAX, ..sp }, "type_v must be 0 (f16), 1 (q8_0) or 2 (q4_0)"),
+        (focusllm_session_params { type_v: 8, ..sp }, "got 8"),
+        (
+            focusllm_session_params {
+                type_v: FOCUSLLM_KV_TYPE_Q8_0,
+                flash_attention: FOCUSLLM_FLASH_ATTENTION_DISABLED,
+                ..sp
+            },
+            "type_v q8_0 (a quantized V cache) needs flash attention, but flash_attention is disabled",
+        ),
+        (
+            focusllm_session_params {
+                type_k: FOCUSLLM_KV_TYPE_Q4_0,
+                type_v: FOCUSLLM_KV_TYPE_Q4_0,
+                flash_attention: FOCUSLLM_FLASH_ATTENTION_DISABLED,
+                ..sp
+            },
+            "type_v q4_0 (a quantized V cache) needs flash attention",
+        ),
         (focusllm_session_params { window: 10, ..sp }, "window must be 0"),
         (focusllm_session_params { window: u32::MAX, ..sp }, "window must be 0"),
         (focusllm_session_params { chunk_len: 1, ..sp }, "chunk_len must be 0 (derived from the window) or in 64..="),

@@ -65,6 +65,15 @@ fn errors_are_plain_words_with_a_failing_exit() {
     let (ok, _, stderr) = focusllm(&["ask", "/nonexistent/doc.txt", "Anything?"]);
     assert!(!ok);
     assert!(stderr.contains("cannot read /nonexistent/doc.txt"), "{stderr}");
+
+    let (ok, _, stderr) = focusllm(&["ask", "--kv-type", "q5_1", &empty, "Anything?"]);
+    assert!(!ok && stderr.contains(r#""q5_1" is not a KV cache type: use f16, q8_0 or q4_0"#), "{stderr}");
+    let (ok, _, stderr) = focusllm(&["ask", "--kv-type", "f16,q4_0", "--flash-attn", "off", &empty, "Anything?"]);
+    assert!(
+        !ok && stderr
+            .contains("type_v q4_0 (a quantized V cache) needs flash attention, but flash_attention is disabled"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -121,6 +130,11 @@ fn a_processed_document_answers_like_the_text() {
     // Other settings than the file's: refused, with the difference named.
     let (ok, _, stderr) = focusllm(&["ask", "-n", "4", "-t", "1", "--window", "1024", &fllm, question]);
     assert!(!ok && stderr.contains("window"), "{stderr}");
+    // Another KV cache type than the file's: refused, naming the types and the option.
+    let (ok, _, stderr) =
+        focusllm(&[&["ask", "-n", "4", "--kv-type", "q8_0"], &settings[..], &[&fllm, question]].concat());
+    assert!(!ok && stderr.contains(r#"kv_type_k: document "f16", session "q8_0""#), "{stderr}");
+    assert!(stderr.contains("ask with the --kv-type the document was ingested with"), "{stderr}");
 }
 
 #[test]

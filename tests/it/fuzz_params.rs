@@ -172,7 +172,7 @@ fn config(default_cases: u32) -> ProptestConfig {
 struct SessionCase {
     size: usize,
     ints: [u32; 11],
-    enums: [i32; 2],
+    enums: [i32; 4],
     fusion_beta: f32,
     use_chat_template: bool,
     max_tokens: u32,
@@ -182,7 +182,7 @@ fn session_case() -> impl Strategy<Value = SessionCase> {
     (
         struct_size(size_of::<focusllm_session_params>()),
         prop::array::uniform11(u32_value()),
-        prop::array::uniform2(i32_value()),
+        prop::array::uniform4(i32_value()),
         f32_value(),
         any::<bool>(),
         u32_value(),
@@ -207,7 +207,7 @@ fn session_params(case: &SessionCase) -> focusllm_session_params {
     (p.n_ctx, p.n_batch, p.n_ubatch, p.n_threads, p.window) = (n_ctx, n_batch, n_ubatch, n_threads, window);
     (p.chunk_len, p.local_len, p.prompt_len, p.top_chunks) = (chunk_len, local_len, prompt_len, top_chunks);
     (p.wave_size, p.candidate_cells) = (wave_size, cells);
-    (p.flash_attention, p.strategy) = (case.enums[0], case.enums[1]);
+    (p.flash_attention, p.strategy, p.type_k, p.type_v) = (case.enums[0], case.enums[1], case.enums[2], case.enums[3]);
     (p.fusion_beta, p.use_chat_template) = (case.fusion_beta, case.use_chat_template);
     p.struct_size = case.size;
     p

@@ -25,6 +25,7 @@ mod generate;
 mod golden;
 mod header;
 mod kv_strategies;
+mod kv_type;
 mod model_load;
 mod progress;
 mod ruler_guard;

@@ -133,7 +133,14 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
     let mut session = open_session(&args.model, &args.focus)?;
     let model = session.model().clone();
     let mut source = if processed {
-        let loaded = session.load_document(&args.document).map_err(|e| e.to_string())?;
+        let loaded = session.load_document(&args.document).map_err(|e| {
+            // Another KV cache type: name the option that fixes it.
+            if matches!(&e, focusllm::Error::DocumentMismatch(m) if m.contains("kv_type_")) {
+                format!("{e} (ask with the --kv-type the document was ingested with)")
+            } else {
+                e.to_string()
+            }
+        })?;
         errln!("[{}: {}]", args.document.display(), describe(&loaded.info()));
         Input::Processed(loaded)
     } else {

@@ -135,7 +135,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
                         None => {}
                     }
                 }
-                let method = strategy.map_or_else(|| "truncated".to_string(), method_name);
+                let method = strategy.map_or_else(|| "truncated".to_string(), method_name) + &args.model.kv_label();
                 let row = run_case(&mut session, &case, &params, method, length, depth)?;
                 let key = key_position(&case, &count)?;
                 errln!(

@@ -66,6 +66,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     let mut focus = args.focus.clone();
     focus.raw = !args.chat;
     let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
+    let kv = args.model.kv_label();
     let model = load_model(&args.model)?;
     let model_name = model.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
@@ -78,7 +79,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     for (index, case) in cases.iter().enumerate() {
         errln!("question {}: without the cache", index + 1);
         let (answer, seconds) = timed(|| ask(&mut session, document, &case.question, &params))?;
-        rows.push(row("ask (no cache)", index, seconds, None, case, &answer));
+        rows.push(row(format!("ask (no cache){kv}"), index, seconds, None, case, &answer));
         plain.push((answer, seconds));
     }
 
@@ -89,7 +90,7 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     let ingest_seconds = started.elapsed().as_secs_f64();
     let info = processed.info();
     rows.push(Row {
-        step: format!("ingest ({} chunks)", info.chunks),
+        step: format!("ingest ({} chunks){kv}", info.chunks),
         question: 0,
         seconds: ingest_seconds,
         speedup: None,
@@ -103,7 +104,8 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
         let (answer, seconds) =
             timed(|| session.ask_document(&processed, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
         let (reference, plain_seconds) = &plain[index];
-        let mut r = row("ask_document (memory)", index, seconds, Some(plain_seconds / seconds), case, &answer);
+        let mut r =
+            row(format!("ask_document (memory){kv}"), index, seconds, Some(plain_seconds / seconds), case, &answer);
         r.identical = Some(answer.generation.tokens == reference.generation.tokens);
         rows.push(r);
     }
@@ -113,16 +115,17 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
     let (_, save_seconds) = timed(|| processed.save(&path).map_err(|e| e.to_string()))?;
     let size_mib = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0);
     drop(processed);
-    rows.push(plain_row(&format!("save ({size_mib:.0} MiB)"), save_seconds));
+    rows.push(plain_row(&format!("save ({size_mib:.1} MiB){kv}"), save_seconds));
     reset_peak_rss();
     let (loaded, load_seconds) = timed(|| session.load_document(&path).map_err(|e| e.to_string()))?;
-    rows.push(plain_row("load (all checksums)", load_seconds));
+    rows.push(plain_row(&format!("load (all checksums){kv}"), load_seconds));
     for (index, case) in cases.iter().enumerate() {
         errln!("question {}: from the loaded file", index + 1);
         let (answer, seconds) =
             timed(|| session.ask_document(&loaded, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
         let (reference, plain_seconds) = &plain[index];
-        let mut r = row("ask_document (file)", index, seconds, Some(plain_seconds / seconds), case, &answer);
+        let mut r =
+            row(format!("ask_document (file){kv}"), index, seconds, Some(plain_seconds / seconds), case, &answer);
         r.identical = Some(answer.generation.tokens == reference.generation.tokens);
         rows.push(r);
     }
@@ -171,9 +174,9 @@ pub(crate) fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64)
     Ok((value, started.elapsed().as_secs_f64()))
 }
 
-fn row(step: &str, index: usize, seconds: f64, speedup: Option<f64>, case: &Case, answer: &Answer) -> Row {
+fn row(step: String, index: usize, seconds: f64, speedup: Option<f64>, case: &Case, answer: &Answer) -> Row {
     Row {
-        step: step.to_string(),
+        step,
         question: index + 1,
         seconds,
         speedup,

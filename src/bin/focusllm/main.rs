@@ -44,9 +44,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Once;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use focusllm::{
-    ChatMessage, Context, ContextParams, GenerateParams, LogitBias, Model, ModelParams, Observer, Prompt, SamplerParams,
+    ChatMessage, Context, ContextParams, FlashAttention, GenerateParams, KvType, LogitBias, Model, ModelParams,
+    Observer, Prompt, SamplerParams,
 };
 
 /// The default model's file, fetched by scripts/fetch-models.sh.
@@ -130,6 +131,56 @@ pub(crate) struct ModelArgs {
     /// Layers to offload to the GPU (CUDA/Metal builds), 0..=100000.
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..=100_000))]
     gpu_layers: Option<i32>,
+    /// KV cache element type: f16, q8_0 or q4_0 for both K and V, or K,V (e.g. q8_0,f16). q8_0
+    /// takes about half the bytes of f16, q4_0 about a quarter; a quantized V needs flash
+    /// attention (refused with --flash-attn off). A processed document keeps the types it was
+    /// made with, and is asked with the same.
+    /// [default: f16]
+    #[arg(long, value_name = "TYPE[,TYPE]", value_parser = parse_kv_types)]
+    kv_type: Option<KvTypes>,
+    /// Flash attention: auto (llama.cpp decides: on for the CPU, and on whenever V is
+    /// quantized), on or off.
+    #[arg(long, value_enum, default_value = "auto")]
+    flash_attn: FlashArg,
+}
+
+/// The K and V cache types of --kv-type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KvTypes {
+    pub(crate) k: KvType,
+    pub(crate) v: KvType,
+}
+
+impl ModelArgs {
+    /// How benchmark results name the KV cache types when --kv-type is given: ` [kv q8_0]`
+    /// (K and V alike) or ` [kv q8_0,f16]` (K,V); empty without --kv-type, so that rows of
+    /// the default stay named as before.
+    pub(crate) fn kv_label(&self) -> String {
+        match self.kv_type {
+            None => String::new(),
+            Some(t) if t.k == t.v => format!(" [kv {}]", t.k),
+            Some(t) => format!(" [kv {},{}]", t.k, t.v),
+        }
+    }
+}
+
+/// Parses --kv-type: one type for both halves of the cache, or `K,V`.
+fn parse_kv_types(text: &str) -> Result<KvTypes, String> {
+    let one = |name: &str| {
+        KvType::from_name(name)
+            .ok_or_else(|| format!("{name:?} is not a KV cache type: use f16, q8_0 or q4_0 (or K,V, e.g. q8_0,f16)"))
+    };
+    match text.split_once(',') {
+        None => one(text).map(|t| KvTypes { k: t, v: t }),
+        Some((k, v)) => Ok(KvTypes { k: one(k)?, v: one(v)? }),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum FlashArg {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Args)]
@@ -314,7 +365,13 @@ pub(crate) fn load_model(args: &ModelArgs) -> Result<std::sync::Arc<Model>, Stri
 }
 
 pub(crate) fn context_params(args: &ModelArgs, n_ctx: u32) -> Result<ContextParams, String> {
-    let mut params = ContextParams { n_ctx, ..Default::default() };
+    let flash_attention = match args.flash_attn {
+        FlashArg::Auto => FlashAttention::Auto,
+        FlashArg::On => FlashAttention::Enabled,
+        FlashArg::Off => FlashAttention::Disabled,
+    };
+    let kv = args.kv_type.unwrap_or(KvTypes { k: KvType::F16, v: KvType::F16 });
+    let mut params = ContextParams { n_ctx, flash_attention, type_k: kv.k, type_v: kv.v, ..Default::default() };
     if let Some(threads) = args.threads {
         params.n_threads = usable_threads(threads);
     }

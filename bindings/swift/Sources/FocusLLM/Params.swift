@@ -34,6 +34,16 @@ public enum Strategy: Int32, Sendable {
     case candidate = 2
 }
 
+/// The element type of the K or V half of the KV cache (FOCUSLLM_KV_TYPE_*). Per 32 values,
+/// f16 takes 64 bytes, q8_0 34 and q4_0 18. A quantized V needs flash attention: a session
+/// with a quantized typeV and flashAttention 2 (disabled) is refused; with 0 (auto) llama.cpp
+/// turns it on. A processed document is used only by a session with its types.
+public enum KVType: Int32, Sendable {
+    case f16 = 0
+    case q8_0 = 1
+    case q4_0 = 2
+}
+
 /// How a session runs. The initializer gives the library's defaults; lengths of 0 mean the
 /// default for the model and strategy. The fields are focusllm_session_params' (focusllm.h).
 public struct SessionParams: Sendable {
@@ -53,6 +63,10 @@ public struct SessionParams: Sendable {
     public var fusionBeta: Float
     public var candidateCells: UInt32
     public var useChatTemplate: Bool
+    /// Element type of the K cache (default f16).
+    public var typeK: KVType
+    /// Element type of the V cache (default f16; a quantized one needs flash attention).
+    public var typeV: KVType
 
     public init() {
         var c = focusllm_session_params()
@@ -72,6 +86,8 @@ public struct SessionParams: Sendable {
         fusionBeta = c.fusion_beta
         candidateCells = c.candidate_cells
         useChatTemplate = c.use_chat_template
+        typeK = KVType(rawValue: c.type_k) ?? .f16
+        typeV = KVType(rawValue: c.type_v) ?? .f16
     }
 
     func cValue() throws -> focusllm_session_params {
@@ -92,6 +108,8 @@ public struct SessionParams: Sendable {
         c.fusion_beta = fusionBeta
         c.candidate_cells = candidateCells
         c.use_chat_template = useChatTemplate
+        c.type_k = typeK.rawValue
+        c.type_v = typeV.rawValue
         return c
     }
 }
