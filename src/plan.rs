@@ -58,12 +58,12 @@ pub struct PlanInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanParams {
     /// Tokens at the end of the input kept as the local context.
-    pub local_len: usize,
+    pub local_tokens: usize,
     /// Stride of the memory chunks (the last chunk may be shorter, or up to a quarter longer when
     /// a short tail is merged into it).
     pub chunk_len: usize,
     /// Tokens at the end of the local context appended (after a BOS) to every chunk.
-    pub prompt_len: usize,
+    pub prompt_tokens: usize,
     /// Most chunk sequences decoded together, 1..=[`MAX_SEQS`]; leave room for the sequences the
     /// engine reserves for itself.
     pub max_seqs_per_wave: usize,
@@ -86,11 +86,11 @@ pub enum Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lengths {
     /// Local context length (`local.len()`).
-    pub local_len: usize,
+    pub local_tokens: usize,
     /// Chunk stride.
     pub chunk_len: usize,
     /// Dynamic prompt length (`prompt.len()`), without the BOS.
-    pub prompt_len: usize,
+    pub prompt_tokens: usize,
     /// Generated tokens every sequence keeps room for (copied from the input).
     pub n_new_tokens: usize,
 }
@@ -102,9 +102,9 @@ pub struct ChunkPlan {
     pub window: usize,
     /// The checked lengths.
     pub lengths: Lengths,
-    /// The local context: the last `local_len` tokens, `local.end == n_tokens`.
+    /// The local context: the last `local_tokens` tokens, `local.end == n_tokens`.
     pub local: Range<usize>,
-    /// The dynamic prompt: the last `prompt_len` tokens of `local`.
+    /// The dynamic prompt: the last `prompt_tokens` tokens of `local`.
     pub prompt: Range<usize>,
     /// The memory `0..local.start` cut into consecutive, non-empty, disjoint chunks.
     pub chunks: Vec<Range<usize>>,
@@ -124,11 +124,11 @@ impl ChunkPlan {
 ///
 /// **Direct.** When `n_tokens + n_new_tokens <= window` the model runs normally: [`Plan::Direct`]
 /// (the reference code also skips chunking for inputs shorter than the window). Parameter values
-/// that are wrong on their own (zero lengths, `local_len > window`, `prompt_len > local_len`,
+/// that are wrong on their own (zero lengths, `local_tokens > window`, `prompt_tokens > local_tokens`,
 /// `max_seqs_per_wave` outside 1..=256, an empty input, a zero window) are errors even then;
 /// combinations that only matter for chunking are checked only when chunking.
 ///
-/// **Chunks.** The memory `0..n_tokens - local_len` is cut every `chunk_len` tokens from the
+/// **Chunks.** The memory `0..n_tokens - local_tokens` is cut every `chunk_len` tokens from the
 /// start (the reference code's layout), so chunk boundaries do not move when only the end of the
 /// input changes (useful for reusing a chunk's KV). The last chunk may be shorter; when it is
 /// shorter than `chunk_len / 4` and the previous chunk plus it still fits the window, it is
@@ -140,7 +140,7 @@ impl ChunkPlan {
 /// possible.
 ///
 /// **Errors** ([`Error::InvalidParam`], or [`Error::InvalidInput`] for an empty input) name the
-/// parameter and the numbers, e.g. "chunk_len 6000 + 1 BOS + prompt_len 512 + max_new_tokens
+/// parameter and the numbers, e.g. "chunk_len 6000 + 1 BOS + prompt_tokens 512 + max_new_tokens
 /// 2000 = 8513 exceeds the model window 8192".
 pub fn plan(input: PlanInput, params: PlanParams) -> Result<Plan> {
     validate(input, params)?;
@@ -159,22 +159,24 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
     if input.window == 0 {
         return Err(Error::invalid_param("the model window is 0 tokens"));
     }
-    for (name, value) in
-        [("local_len", params.local_len), ("chunk_len", params.chunk_len), ("prompt_len", params.prompt_len)]
-    {
+    for (name, value) in [
+        ("local_tokens", params.local_tokens),
+        ("chunk_len", params.chunk_len),
+        ("prompt_tokens", params.prompt_tokens),
+    ] {
         if value == 0 {
             return Err(Error::invalid_param(format!("{name} is 0; it must be at least 1")));
         }
     }
-    for (name, value) in [("local_len", params.local_len), ("chunk_len", params.chunk_len)] {
+    for (name, value) in [("local_tokens", params.local_tokens), ("chunk_len", params.chunk_len)] {
         if value > input.window {
             return Err(Error::invalid_param(format!("{name} {value} exceeds the model window {}", input.window)));
         }
     }
-    if params.prompt_len > params.local_len {
+    if params.prompt_tokens > params.local_tokens {
         return Err(Error::invalid_param(format!(
-            "prompt_len {} exceeds local_len {}: the prompt is the tail of the local context",
-            params.prompt_len, params.local_len
+            "prompt_tokens {} exceeds local_tokens {}: the prompt is the tail of the local context",
+            params.prompt_tokens, params.local_tokens
         )));
     }
     if params.max_seqs_per_wave == 0 || params.max_seqs_per_wave > MAX_SEQS {
@@ -200,36 +202,39 @@ fn validate(input: PlanInput, params: PlanParams) -> Result<()> {
 fn check_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
     let w = input.window;
     let g = input.n_new_tokens;
-    let PlanParams { local_len, chunk_len, prompt_len, .. } = params;
-    let local_total = local_len.saturating_add(g);
+    let PlanParams { local_tokens, chunk_len, prompt_tokens, .. } = params;
+    let local_total = local_tokens.saturating_add(g);
     if local_total > w {
         return Err(Error::invalid_param(format!(
-            "local_len {local_len} + max_new_tokens {g} = {local_total} exceeds the model window {w}"
+            "local_tokens {local_tokens} + max_new_tokens {g} = {local_total} exceeds the model window {w}"
         )));
     }
-    let chunk_total = chunk_len.saturating_add(PROMPT_BOS).saturating_add(prompt_len).saturating_add(g);
+    let chunk_total = chunk_len.saturating_add(PROMPT_BOS).saturating_add(prompt_tokens).saturating_add(g);
     if chunk_total > w {
         return Err(Error::invalid_param(format!(
-            "chunk_len {chunk_len} + {PROMPT_BOS} BOS + prompt_len {prompt_len} + max_new_tokens \
+            "chunk_len {chunk_len} + {PROMPT_BOS} BOS + prompt_tokens {prompt_tokens} + max_new_tokens \
              {g} = {chunk_total} exceeds the model window {w}"
         )));
     }
-    Ok(Lengths { local_len, chunk_len, prompt_len, n_new_tokens: g })
+    Ok(Lengths { local_tokens, chunk_len, prompt_tokens, n_new_tokens: g })
 }
 
-/// Cuts the input according to checked lengths (`local_len < n_tokens` holds: the input does
+/// Cuts the input according to checked lengths (`local_tokens < n_tokens` holds: the input does
 /// not fit the window but the local sequence does).
 fn layout(input: PlanInput, params: PlanParams, lengths: Lengths) -> ChunkPlan {
     let n = input.n_tokens;
-    let local = n.saturating_sub(lengths.local_len)..n;
-    let prompt = n.saturating_sub(lengths.prompt_len)..n;
+    let local = n.saturating_sub(lengths.local_tokens)..n;
+    let prompt = n.saturating_sub(lengths.prompt_tokens)..n;
 
     let stride = lengths.chunk_len;
     let mut chunks: Vec<Range<usize>> =
         (0..local.start).step_by(stride).map(|start| start..start.saturating_add(stride).min(local.start)).collect();
     // Longest chunk allowed by the window for this prompt and generation budget.
-    let chunk_limit =
-        input.window.saturating_sub(PROMPT_BOS).saturating_sub(lengths.prompt_len).saturating_sub(lengths.n_new_tokens);
+    let chunk_limit = input
+        .window
+        .saturating_sub(PROMPT_BOS)
+        .saturating_sub(lengths.prompt_tokens)
+        .saturating_sub(lengths.n_new_tokens);
     let merge = match chunks.as_slice() {
         [.., prev, last] => last.len() < stride / MERGE_TAIL_DIVISOR && last.end - prev.start <= chunk_limit,
         _ => false,
@@ -273,8 +278,8 @@ mod tests {
 
     /// Lengths as given, waves as large as a context allows beside the local sequence and
     /// logit fusion's context-free row.
-    fn lengths(local_len: usize, chunk_len: usize, prompt_len: usize) -> PlanParams {
-        PlanParams { local_len, chunk_len, prompt_len, max_seqs_per_wave: MAX_SEQS - 2, reserved_seqs: 0 }
+    fn lengths(local_tokens: usize, chunk_len: usize, prompt_tokens: usize) -> PlanParams {
+        PlanParams { local_tokens, chunk_len, prompt_tokens, max_seqs_per_wave: MAX_SEQS - 2, reserved_seqs: 0 }
     }
 
     fn chunked(p: Result<Plan>) -> ChunkPlan {
@@ -294,7 +299,7 @@ mod tests {
     /// Cells (and positions) one chunk sequence needs at most: its chunk, the BOS, the prompt
     /// and every generated token.
     fn chunk_seq_cells(c: &ChunkPlan) -> usize {
-        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_len + c.lengths.n_new_tokens
+        c.longest_chunk() + PROMPT_BOS + c.lengths.prompt_tokens + c.lengths.n_new_tokens
     }
 
     #[test]
@@ -341,19 +346,19 @@ mod tests {
         let m = err_msg(plan(input(100_000, 8192, 2000), lengths(1024, 6000, 512)));
         assert!(
             m.contains(
-                "chunk_len 6000 + 1 BOS + prompt_len 512 + max_new_tokens 2000 = 8513 exceeds the model window 8192"
+                "chunk_len 6000 + 1 BOS + prompt_tokens 512 + max_new_tokens 2000 = 8513 exceeds the model window 8192"
             ),
             "{m}"
         );
         let m = err_msg(plan(input(100, 4096, 0), lengths(5000, 512, 128)));
-        assert!(m.contains("local_len 5000 exceeds the model window 4096"), "{m}");
+        assert!(m.contains("local_tokens 5000 exceeds the model window 4096"), "{m}");
         let m = err_msg(plan(input(100, 4096, 0), lengths(300, 512, 400)));
-        assert!(m.contains("prompt_len 400 exceeds local_len 300"), "{m}");
+        assert!(m.contains("prompt_tokens 400 exceeds local_tokens 300"), "{m}");
         let m = err_msg(plan(input(10_000, 4096, 1100), lengths(3000, 512, 128)));
-        assert!(m.contains("local_len 3000 + max_new_tokens 1100 = 4100 exceeds the model window 4096"), "{m}");
+        assert!(m.contains("local_tokens 3000 + max_new_tokens 1100 = 4100 exceeds the model window 4096"), "{m}");
 
         for (name, p) in
-            [("local_len", lengths(0, 1, 1)), ("chunk_len", lengths(1, 0, 1)), ("prompt_len", lengths(1, 1, 0))]
+            [("local_tokens", lengths(0, 1, 1)), ("chunk_len", lengths(1, 0, 1)), ("prompt_tokens", lengths(1, 1, 0))]
         {
             let m = err_msg(plan(input(100, 4096, 0), p));
             assert!(m.contains(&format!("{name} is 0")), "{m}");
@@ -377,9 +382,9 @@ mod tests {
 
     fn arb_params() -> impl Strategy<Value = PlanParams> {
         (1usize..5000, 1usize..5000, 1usize..1000, 1usize..=MAX_SEQS).prop_map(
-            |(local_len, chunk_len, prompt_len, max_seqs_per_wave)| PlanParams {
+            |(local_tokens, chunk_len, prompt_tokens, max_seqs_per_wave)| PlanParams {
                 max_seqs_per_wave,
-                ..lengths(local_len, chunk_len, prompt_len)
+                ..lengths(local_tokens, chunk_len, prompt_tokens)
             },
         )
     }
@@ -406,10 +411,10 @@ mod tests {
 
             // Local context and prompt: tails of the input, prompt inside local.
             prop_assert_eq!(c.local.end, inp.n_tokens);
-            prop_assert_eq!(c.local.len(), l.local_len);
+            prop_assert_eq!(c.local.len(), l.local_tokens);
             prop_assert!(c.local.start > 0, "memory must not be empty");
             prop_assert_eq!(c.prompt.end, inp.n_tokens);
-            prop_assert_eq!(c.prompt.len(), l.prompt_len);
+            prop_assert_eq!(c.prompt.len(), l.prompt_tokens);
             prop_assert!(c.prompt.start >= c.local.start);
 
             // Chunks: non-empty, consecutive, disjoint, cover 0..local.start exactly once.
@@ -433,8 +438,8 @@ mod tests {
 
             // Limits: both kinds of sequence fit the window; the given lengths are kept.
             prop_assert!(chunk_seq_cells(&c) <= inp.window);
-            prop_assert!(l.local_len + l.n_new_tokens <= inp.window);
-            prop_assert_eq!((l.local_len, l.chunk_len, l.prompt_len), (params.local_len, params.chunk_len, params.prompt_len));
+            prop_assert!(l.local_tokens + l.n_new_tokens <= inp.window);
+            prop_assert_eq!((l.local_tokens, l.chunk_len, l.prompt_tokens), (params.local_tokens, params.chunk_len, params.prompt_tokens));
 
             // Waves: consecutive, cover all chunks once, bounded and balanced.
             let mut next = 0;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::scan::ChunkMemory;
+use super::sizing::chunk_lengths;
 use super::store::{ChunkStore, StoreReader, tokens_crc};
 use super::transcript::Transcript;
-use super::{Answer, AskStats, Document, DocumentParams, Session, chunk_lengths};
+use super::{Answer, AskStats, Document, DocumentParams, Session};
 use crate::error::{Error, Result};
 use crate::generate::{Callbacks, Continuation, continue_generation, decode_sequence, reborrow};
 use crate::llama::{Batch, CancelHandle, ChatMessage, Context, Pos, SeqId, Token};
@@ -233,7 +234,7 @@ impl Conversation {
         started: Instant,
     ) -> Result<Answer> {
         let window = self.session.window().saturating_sub(transcript.prefix.len());
-        let local_cap = chunk_lengths(&self.session.params.focus, window).local_cap;
+        let local_len = chunk_lengths(&self.session.params.focus, window).local_len;
         let document_tokens = transcript.document_tokens;
         if let Some(document) = &self.document
             && (transcript.prefix != document.prefix || document_tokens != document.n_tokens)
@@ -244,7 +245,7 @@ impl Conversation {
             )));
         }
         let prefix_len = transcript.prefix.len();
-        let input = transcript.focus_input(local_cap, |turn| turn % 2 == 0)?;
+        let input = transcript.focus_input(local_len, |turn| turn % 2 == 0)?;
         if self.history.chunks.is_empty() {
             self.history = ChunkStore::new(DocumentParams::default().memory_budget_bytes, None, prefix_len);
         }

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::scan;
+use super::sizing::chunk_lengths;
 use super::store::{ChunkStore, StoreCounts, StoreReader, check_spill_dir};
-use super::{Answer, FocusInput, Job, ProgressCounter, Session, chunk_lengths};
+use super::{Answer, FocusInput, ProgressCounter, Session};
 use crate::error::{Error, Result};
 use crate::generate::{Callbacks, Progress};
 use crate::llama::{Model, Token};
@@ -168,8 +169,8 @@ impl Session {
             ("strategy", strategy.to_string()),
             ("window", self.window().to_string()),
             ("chunk_len", lengths.chunk_len.to_string()),
-            ("prompt_len", lengths.prompt_cap.to_string()),
-            ("local_len", lengths.local_cap.to_string()),
+            ("prompt_len", lengths.prompt_len.to_string()),
+            ("local_len", lengths.local_len.to_string()),
             ("top_chunks", focus.top_chunks.to_string()),
             ("wave_size", focus.wave_size.to_string()),
             ("use_chat_template", focus.use_chat_template.to_string()),
@@ -211,7 +212,7 @@ impl Session {
             let job = self.job(&input, &plan);
             let total = plan.chunks.iter().map(|c| input.prefix.len() + c.len()).sum();
             let mut progress = ProgressCounter::new(total, on_progress);
-            let mut ctx = scan::scan_context(&job)?;
+            let mut ctx = job.context(scan::ingest_context(&job))?;
             scan::ingest(&job, &mut ctx, &mut store, &mut progress)?;
         }
         store.bind_tokens(&input.body)?;
@@ -247,16 +248,5 @@ impl Session {
             )));
         }
         self.answer(&input, &mut StoreReader(&document.store), params, observer.into(), started)
-    }
-
-    pub(crate) fn job<'a>(&'a self, input: &'a FocusInput, plan: &'a crate::plan::ChunkPlan) -> Job<'a> {
-        Job {
-            model: &self.model,
-            context: &self.params.context,
-            focus: &self.params.focus,
-            cancel: &self.cancel,
-            input,
-            plan,
-        }
     }
 }

@@ -1,10 +1,10 @@
 //! An estimate of the memory a session needs, before allocating anything: the weights, the
 //! largest KV cache a chunked job creates, and llama.cpp's compute and output buffers.
 
-use super::chunk_lengths;
-use super::sizing::pad_cells;
+use super::sizing::Shape;
+use super::strategy;
 use crate::llama::{Model, kv_row_bytes};
-use crate::params::{ContextParams, SessionParams, Strategy};
+use crate::params::{ContextParams, SessionParams};
 
 /// Bytes of KV cache per cell over all layers, at the K and V element types a context made
 /// with `context` gets, from the GGUF metadata; None when the metadata lacks the attention
@@ -30,19 +30,9 @@ pub fn estimate_memory_bytes(model: &Model, params: &SessionParams, max_tokens: 
         0 => model.n_ctx_train() as usize,
         w => w as usize,
     };
-    let lengths = chunk_lengths(focus, window);
-    let chunk = lengths.chunk_len + lengths.chunk_len / 4; // a merged tail chunk may be a quarter longer
-    let local = lengths.local_cap;
-    let prompt = lengths.prompt_cap;
-    let new = max_tokens as usize;
-    let wave = focus.wave_size as usize;
-    let top = focus.top_chunks as usize;
-    let chunk_seq = pad_cells(chunk + prompt + 64 + 1);
-    let cells = match focus.strategy {
-        Strategy::Focus => (wave * chunk_seq).max(pad_cells(top * chunk + local + new + 64)),
-        Strategy::LogitFusion => (wave + top + 2) * pad_cells(chunk_seq.max(local + 64) + new),
-        Strategy::Candidate => wave * chunk_seq + local + new + 64 + window / 4 * focus.candidate_cells as usize,
-    };
+    // The contexts the engine would create for the longest job these parameters allow.
+    let shape = Shape::longest(focus, window, max_tokens as usize);
+    let cells = strategy::contexts(&shape, focus).iter().map(|c| c.cells).max().unwrap_or(0);
     let kv = cells as u64 * kv_bytes_per_cell(model, &params.context).unwrap_or(0);
     let ubatch = u64::from(params.context.n_ubatch.min(params.context.n_batch));
     // Logits of a full ubatch plus activations of the same order.

@@ -10,20 +10,21 @@
 //! The chunks cut the document alone and their lengths do not depend on the question, so a
 //! document processed once ([`Session::ingest`]) serves every question ([`Document`]).
 //!
-//! Defaults, derived from the window `W` (minus the chat prefix) and `m = top_chunks`:
+//! Defaults, derived from the window `W` (minus the chat prefix) and `m = top_chunks`
+//! (`sizing`, which also sizes every context a strategy creates):
 //! - Focus: `local_len = W / (m + 2)` (rounded down to 64), so the question, the `m`
 //!   attended chunks and the answer fit one window of positions; `chunk_len` the same, at
-//!   most [`FOCUS_MAX_CHUNK`];
+//!   most `sizing::FOCUS_MAX_CHUNK`;
 //! - LogitFusion and Candidate: the paper's scaling, `chunk_len = local_len = W / 2`;
 //! - `prompt_len = min(512, chunk_len / 4)` (the paper's 512 for 2048-token chunks);
 //! - `local_len` is the longest question accepted, `prompt_len` the most of its tail
 //!   appended to each chunk.
+//!
+//! The strategies, one module each, are in `strategy`.
 
-mod answer;
 mod conversation;
 mod docfile;
 mod document;
-mod fusion;
 mod input;
 mod math;
 mod memory;
@@ -31,8 +32,8 @@ mod scan;
 mod sizing;
 mod sources;
 mod store;
+mod strategy;
 mod transcript;
-mod zoom;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,9 +41,11 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::generate::{Callbacks, Generation, Progress, Prompt, generate};
 use crate::llama::{CancelHandle, Context, Model};
-use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams, Strategy};
+use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams};
 use crate::plan::{self, Plan, PlanInput, PlanParams};
 use scan::{ChunkMemory, Transient};
+use sizing::{ContextSize, Shape, chunk_lengths};
+use strategy::Reading;
 
 pub use conversation::Conversation;
 pub use docfile::{FORMAT_VERSION as DOCUMENT_FORMAT_VERSION, MAGIC as DOCUMENT_MAGIC};
@@ -177,8 +180,8 @@ impl Session {
         match self.plan(input, params.max_tokens)? {
             Plan::Direct => self.ask_direct(input, params, observer, started),
             Plan::Chunked(plan) => {
-                let result = self.run_chunked(input, &plan, memory, params, observer)?;
-                Ok(chunked_answer(&self.model, result, input, &plan, started))
+                let reading = strategy::run(&self.job(input, &plan), memory, params, observer)?;
+                Ok(chunked_answer(&self.model, reading, input, &plan, started))
             }
         }
     }
@@ -191,41 +194,37 @@ impl Session {
         let window = self.window().saturating_sub(input.prefix.len());
         let question_len = input.body.len() - input.question_start;
         let lengths = chunk_lengths(&self.params.focus, window);
-        if question_len > lengths.local_cap {
+        if question_len > lengths.local_len {
             return Err(Error::TooLong(format!(
                 "the question (with the chat template's tail) has {question_len} tokens; local_len allows \
                  at most {}",
-                lengths.local_cap
+                lengths.local_len
             )));
         }
         plan::plan(
             PlanInput { n_tokens: input.body.len(), window, n_new_tokens: max_tokens as usize },
             PlanParams {
-                local_len: question_len,
+                local_tokens: question_len,
                 chunk_len: lengths.chunk_len,
-                prompt_len: lengths.prompt_cap.min(input.body.len() - input.prompt_start.max(input.question_start)),
+                prompt_tokens: lengths.prompt_len.min(input.body.len() - input.prompt_start.max(input.question_start)),
                 max_seqs_per_wave: self.params.focus.wave_size as usize,
-                reserved_seqs: reserved_seqs(&self.params.focus),
+                reserved_seqs: strategy::reserved_seqs(&self.params.focus),
             },
         )
     }
 
-    /// Runs the chosen strategy over a chunked plan; chunk KV comes from `memory` when held.
-    fn run_chunked(
-        &self,
-        input: &FocusInput,
-        plan: &plan::ChunkPlan,
-        memory: &mut dyn ChunkMemory,
-        params: &GenerateParams,
-        observer: Callbacks<'_>,
-    ) -> Result<Reading> {
-        let job = self.job(input, plan);
-        match self.params.focus.strategy {
-            Strategy::Focus => answer::focus_then_attend(&job, memory, params, observer),
-            Strategy::Candidate => answer::candidates(&job, memory, params, observer),
-            Strategy::LogitFusion => fusion::logit_fusion(&job, memory, params, observer),
+    /// Everything a strategy needs to run `plan` over `input`.
+    pub(crate) fn job<'a>(&'a self, input: &'a FocusInput, plan: &'a plan::ChunkPlan) -> Job<'a> {
+        Job {
+            model: &self.model,
+            context: &self.params.context,
+            focus: &self.params.focus,
+            cancel: &self.cancel,
+            input,
+            plan,
         }
     }
+
     fn ask_direct(
         &mut self,
         input: &FocusInput,
@@ -252,16 +251,6 @@ impl Session {
             generation,
         })
     }
-}
-
-/// What a chunked strategy produced: the answer, the chunks that reached it (see
-/// [`AskStats::selected_chunks`]) and every chunk's score.
-pub(crate) struct Reading {
-    pub generation: Generation,
-    pub selected: Vec<usize>,
-    pub scores: Vec<f32>,
-    /// The body's token ranges the answer read, in the order read (empty for Candidate).
-    pub read: Vec<std::ops::Range<usize>>,
 }
 
 /// The answer of a chunked job.
@@ -303,13 +292,19 @@ pub(crate) struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// A context for this job with the given shape, sharing the session's cancel handle.
-    pub fn context(&self, n_ctx: usize, n_seq_max: usize, kv_unified: bool) -> Result<Context> {
-        let n_ctx = u32::try_from(n_ctx).map_err(|_| Error::TooLong(format!("a context of {n_ctx} cells")))?;
+    /// The token counts this job's contexts are sized from.
+    pub fn shape(&self) -> Shape {
+        Shape::of_plan(self.input.prefix.len(), self.plan, self.focus.top_chunks as usize)
+    }
+
+    /// A context of `size` for this job, sharing the session's cancel handle.
+    pub fn context(&self, size: ContextSize) -> Result<Context> {
+        let ContextSize { cells, seqs, unified } = size;
+        let n_ctx = u32::try_from(cells).map_err(|_| Error::TooLong(format!("a context of {cells} cells")))?;
         let params = ContextParams {
             n_ctx,
-            n_seq_max: n_seq_max as u32,
-            kv_unified,
+            n_seq_max: seqs as u32,
+            kv_unified: unified,
             n_batch: self.context.n_batch.min(n_ctx),
             n_ubatch: self.context.n_ubatch.min(self.context.n_batch.min(n_ctx)),
             ..self.context.clone()
@@ -321,17 +316,6 @@ impl Job<'_> {
     pub fn prefill_total(&self) -> usize {
         let per_chunk = self.input.prefix.len() + self.plan.prompt.len();
         self.plan.chunks.iter().map(|c| c.len() + per_chunk).sum::<usize>() + self.plan.local.len()
-    }
-}
-
-/// Sequences a strategy keeps in its scan context beside a wave's chunks (see
-/// `scan::scan_sequences` and the candidate strategy's local sequence).
-fn reserved_seqs(focus: &FocusParams) -> usize {
-    match focus.strategy {
-        Strategy::Focus => 0,
-        Strategy::Candidate => 1,
-        // The kept chunks' slots, the local row and the context-free row.
-        Strategy::LogitFusion => focus.top_chunks as usize + 2,
     }
 }
 
@@ -356,50 +340,5 @@ impl<'a> ProgressCounter<'a> {
     pub fn add(&mut self, n: usize) -> Result<()> {
         self.done = (self.done + n).min(self.total);
         if (self.callback)(Progress { done: self.done, total: self.total }) { Ok(()) } else { Err(Error::Cancelled) }
-    }
-}
-
-/// Longest default Focus chunk. Decoding a chunk costs attention over its own length, so
-/// shorter chunks decode faster per token (llama-bench here: pp512 316 tok/s, pp2048 249);
-/// and the kept chunks sit closer to the question in the answer context. On the 32K needle
-/// in prose, 1,024-token chunks decoded 19% faster than 2,048-token ones; on the 32K passkey,
-/// 512-token chunks brought prefill from 0.81x to 0.94x of pp512 (see the README).
-pub const FOCUS_MAX_CHUNK: usize = 512;
-
-/// Rounds down to a multiple of 64 (keeps KV sizes friendly to llama.cpp's 256-cell padding).
-fn round64(n: usize) -> usize {
-    (n / 64 * 64).max(64)
-}
-
-/// Chunking lengths that depend only on the parameters and the window, never on the
-/// question or the generation budget (so that a processed document's chunks fit every later
-/// question's plan).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChunkLengths {
-    pub chunk_len: usize,
-    /// The dynamic prompt is the last `min(prompt_cap, question)` tokens of the question.
-    pub prompt_cap: usize,
-    /// Longest question (with the template's tail) accepted as the local context.
-    pub local_cap: usize,
-}
-
-/// The lengths for a strategy; explicit user values win. Focus: `W / (m + 2)` for the local
-/// context (the local context, `m` chunks and the answer share one window), the same for a
-/// chunk up to [`FOCUS_MAX_CHUNK`]; LogitFusion and Candidate: the paper's `W / 2`. The
-/// prompt: `min(512, chunk / 4)`.
-pub(crate) fn chunk_lengths(focus: &FocusParams, window: usize) -> ChunkLengths {
-    let given = |v: u32| (v > 0).then_some(v as usize);
-    let (share, default_chunk) = match focus.strategy {
-        Strategy::Focus => {
-            let share = round64(window / (focus.top_chunks as usize + 2));
-            (share, share.min(FOCUS_MAX_CHUNK))
-        }
-        Strategy::LogitFusion | Strategy::Candidate => (round64(window / 2), round64(window / 2)),
-    };
-    let chunk_len = given(focus.chunk_len).unwrap_or(default_chunk);
-    ChunkLengths {
-        chunk_len,
-        prompt_cap: given(focus.prompt_len).unwrap_or((chunk_len / 4).clamp(1, plan::PAPER_PROMPT_LEN)),
-        local_cap: given(focus.local_len).unwrap_or(share),
     }
 }

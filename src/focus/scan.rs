@@ -14,11 +14,11 @@ use std::ops::Range;
 use std::time::Instant;
 
 use super::math::{entropy, log_softmax};
-use super::sizing::pad_cells;
+use super::sizing::ContextSize;
+use super::strategy::scan_seqs;
 use super::{Job, ProgressCounter};
 use crate::error::{Error, Result};
 use crate::llama::{Batch, Context, Pos, SeqId, Token};
-use crate::params::Strategy;
 
 /// A chunk whose last token was just decoded; its cells are still in the context.
 pub(crate) struct Finished<'a> {
@@ -91,38 +91,16 @@ impl Lane {
     }
 }
 
-/// Cells one chunk sequence needs: `[prefix][longest chunk][prompt]`.
-pub(crate) fn chunk_seq_len(job: &Job<'_>) -> usize {
-    job.input.prefix.len() + job.plan.longest_chunk() + job.plan.prompt.len()
-}
-
-/// Most chunks decoded at once.
-pub(crate) fn wave_width(job: &Job<'_>) -> usize {
-    job.plan.waves.iter().map(|w| w.len()).max().unwrap_or(1)
-}
-
-/// Sequences of the strategy's scan context: the lanes, plus for logit fusion the kept
-/// chunks' slots, the local row and the context-free row. Chunk states saved from one
-/// context load only into a context with as many sequences (split KV: one stream each),
-/// so ingest and every question use this.
-pub(crate) fn scan_sequences(job: &Job<'_>) -> usize {
-    let width = wave_width(job);
-    match job.focus.strategy {
-        Strategy::LogitFusion => width + (job.focus.top_chunks as usize).min(job.plan.chunks.len()) + 2,
-        Strategy::Focus | Strategy::Candidate => width,
-    }
-}
-
-/// The split-KV context a document's chunks are processed in: [`scan_sequences`]
-/// sequences of `[prefix][chunk]` cells each.
-pub(crate) fn scan_context(job: &Job<'_>) -> Result<Context> {
-    let n_seqs = scan_sequences(job);
-    let cells_per_seq = pad_cells(job.input.prefix.len() + job.plan.longest_chunk() + 1);
-    job.context(cells_per_seq * n_seqs, n_seqs, false)
+/// The split-KV context a document's chunks are processed in: as many sequences as the
+/// strategy scans in (saved states load only into a context with as many), `[prefix][chunk]`
+/// cells each.
+pub(crate) fn ingest_context(job: &Job<'_>) -> ContextSize {
+    let shape = job.shape();
+    ContextSize::split(scan_seqs(&shape, job.focus.strategy), shape.prefix + shape.longest_chunk + 1)
 }
 
 /// Decodes every chunk of the plan, wave by wave, in sequences `first_seq ..
-/// first_seq + wave_width`. Chunks `memory` holds are loaded, the others decoded (and offered
+/// first_seq + lanes`. Chunks `memory` holds are loaded, the others decoded (and offered
 /// to `memory`). Calls `on_finished` for each chunk once its prompt is decoded, then frees
 /// its cells. Returns every chunk's [`Finished::score`], in document order.
 pub(crate) fn scan(

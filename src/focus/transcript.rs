@@ -134,9 +134,9 @@ impl Transcript {
     }
 
     /// The engine's input for reading past the window: the local context is the latest turns
-    /// that fit `local_cap` tokens, starting at a user turn (`is_user`) after the document;
+    /// that fit `local_len` tokens, starting at a user turn (`is_user`) after the document;
     /// everything before it is read in chunks.
-    pub fn focus_input(self, local_cap: usize, is_user: impl Fn(usize) -> bool) -> Result<FocusInput> {
+    pub fn focus_input(self, local_len: usize, is_user: impl Fn(usize) -> bool) -> Result<FocusInput> {
         let total = self.body.len();
         // The first user turn over a document starts, as a question does, after the document.
         let turn_start =
@@ -145,12 +145,12 @@ impl Transcript {
         let start = (0..self.turn_starts.len())
             .filter(|&t| is_user(t))
             .map(turn_start)
-            .find(|&s| s >= self.document_tokens && total - s <= local_cap);
+            .find(|&s| s >= self.document_tokens && total - s <= local_len);
         let Some(start) = start else {
             let last = last_user.map_or(total, |t| total - turn_start(t));
             return Err(Error::TooLong(format!(
                 "the latest message (with the chat template's text around it) has {last} tokens; local_len \
-                 allows at most {local_cap}"
+                 allows at most {local_len}"
             )));
         };
         let latest = last_user.map_or(start, turn_start);

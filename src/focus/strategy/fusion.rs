@@ -6,11 +6,12 @@
 
 use std::time::Instant;
 
-use super::math::{BestK, argmin, entropy, fuse, log_softmax};
-use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
-use super::sizing::pad_cells;
-use super::{Job, ProgressCounter, Reading};
+use super::{Reading, scan_seqs};
 use crate::error::{Error, Result};
+use crate::focus::math::{BestK, argmin, entropy, fuse, log_softmax};
+use crate::focus::scan::{ChunkMemory, Finished, scan};
+use crate::focus::sizing::{ContextSize, Shape};
+use crate::focus::{Job, ProgressCounter};
 use crate::generate::{Answering, Callbacks, decode_sequence, reborrow};
 use crate::llama::{Batch, Context, Pos, Sampler, SeqId, Token};
 use crate::params::GenerateParams;
@@ -24,7 +25,7 @@ struct Row {
     row: usize,
 }
 
-pub(crate) fn logit_fusion(
+pub(super) fn run(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
@@ -35,15 +36,12 @@ pub(crate) fn logit_fusion(
     let prefix = &job.input.prefix;
     let local: Vec<Token> = [prefix.as_slice(), &job.input.body[job.plan.local.clone()]].concat();
     let context_free: Vec<Token> = [prefix.as_slice(), &job.input.body[job.plan.prompt.clone()]].concat();
-    let top = (job.focus.top_chunks as usize).min(job.plan.chunks.len());
-    let width = wave_width(job);
+    let shape = job.shape();
+    let top = shape.top;
     // Sequences: lanes 0..width, kept-chunk slots, then local, then context-free.
-    let slots = width as SeqId;
+    let slots = shape.lanes as SeqId;
     let (local_seq, free_seq) = (slots + top as SeqId, slots + top as SeqId + 1);
-    let longest = chunk_seq_len(job).max(local.len()).max(context_free.len());
-    let cells_per_seq = pad_cells(longest + params.max_tokens as usize + 1);
-    let n_seqs = scan_sequences(job);
-    let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
+    let mut ctx = job.context(context(&shape))?;
     let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len() + context_free.len(), on_progress);
 
     // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
@@ -124,4 +122,17 @@ fn step(ctx: &mut Context, batch: &mut Batch, rows: &mut [Row], tokens: &[Token]
         row.pos += 1;
     }
     ctx.decode(batch)
+}
+
+/// Sequences beside the lanes: a slot per kept chunk, the local row and the context-free row.
+pub(super) fn reserved_seqs(top: usize) -> usize {
+    top + 2
+}
+
+/// The one split-KV context: the lanes, the kept chunks' slots, the local row
+/// (`[prefix][local]`) and the context-free row (`[prefix][prompt]`), each with room for the
+/// answer.
+pub(super) fn context(shape: &Shape) -> ContextSize {
+    let longest = shape.chunk_seq().max(shape.prefix + shape.local);
+    ContextSize::split(scan_seqs(shape, crate::params::Strategy::LogitFusion), longest + shape.max_new + 1)
 }

@@ -1,20 +1,20 @@
-//! Strategies whose answer comes from one local sequence attending to what the chunks hold:
-//! focus-then-attend (the text of the best-scoring chunks) and candidate (the last cells of
-//! every chunk's appended prompt, the paper's structure without training).
+//! Focus, then attend (the default strategy): score every chunk, then answer from the best
+//! chunks' text read again right before the question.
+
+mod zoom;
 
 use std::ops::Range;
 use std::time::Instant;
 
-use super::math::{BestK, reading_order};
-use super::scan::{ChunkMemory, Finished, chunk_seq_len, scan, scan_sequences, wave_width};
-use super::sizing::pad_cells;
-use super::{Job, ProgressCounter, Reading, zoom};
+use super::{Reading, answer_from_local, decode_counted};
 use crate::error::Result;
-use crate::generate::{
-    Callbacks, Continuation, Generation, LogprobsCallback, continue_generation, decode_sequence, reborrow,
-};
+use crate::focus::math::{BestK, reading_order};
+use crate::focus::scan::{ChunkMemory, Finished, scan};
+use crate::focus::sizing::{ContextSize, Shape};
+use crate::focus::{Job, ProgressCounter};
+use crate::generate::Callbacks;
 use crate::llama::state_layout::single_stream;
-use crate::llama::{Batch, Context, Pos, SeqId, Token};
+use crate::llama::{Batch, Pos, Token};
 use crate::params::GenerateParams;
 
 /// Focus, then attend: score every chunk (split KV, each chunk attends only to itself; see
@@ -36,7 +36,7 @@ use crate::params::GenerateParams;
 /// scan KV too (shifted into place) was measured to lose retrievals: a chunk that has not
 /// seen the one before it carries less. When the state cannot be moved (a layout this
 /// llama.cpp writes differently) every kept chunk is re-read.
-pub(crate) fn focus_then_attend(
+pub(super) fn run(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
     params: &GenerateParams,
@@ -51,9 +51,7 @@ pub(crate) fn focus_then_attend(
     let prompt_len = job.plan.prompt.len();
     let scores;
     {
-        let n_seqs = scan_sequences(job);
-        let cells_per_seq = pad_cells(chunk_seq_len(job) + 1);
-        let mut ctx = job.context(cells_per_seq * n_seqs, n_seqs, false)?;
+        let mut ctx = job.context(scan_context(&job.shape()))?;
         scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
             let score = done.score();
             if !best.admits(score) {
@@ -94,8 +92,7 @@ pub(crate) fn focus_then_attend(
         progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
     }
     let read_tokens = reads(&reading);
-    let cells = prefix + read_tokens + job.plan.local.len() + params.max_tokens as usize + 1;
-    let mut ctx = job.context(cells, 1, false)?;
+    let mut ctx = job.context(answer_context(&job.shape(), read_tokens))?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
     let loaded = match (first_state, reading.first()) {
         (Some(state), Some(first)) => match ctx.load_seq_state(0, &state) {
@@ -173,84 +170,22 @@ fn read_ranges(
 /// (64 tokens of a 512-token chunk).
 const SENTENCE_MARGIN_DIVISOR: usize = 8;
 
-/// The paper's structure, training-free: in one unified-KV context, the local sequence holds
-/// the prefix, then the last `candidate_cells` cells of every chunk's appended prompt (moved
-/// to consecutive positions, chunk by chunk), then the local context it answers from.
-pub(crate) fn candidates(
-    job: &Job<'_>,
-    memory: &mut dyn ChunkMemory,
-    params: &GenerateParams,
-    observer: Callbacks<'_>,
-) -> Result<Reading> {
-    const LOCAL: SeqId = 0;
-    let Callbacks { on_piece, on_progress, on_logprobs } = observer;
-    let started = Instant::now();
-    let prefix = &job.input.prefix;
-    let cells = job.focus.candidate_cells as usize;
-    let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len(), on_progress);
-    let width = wave_width(job);
-    let local_cells = prefix.len() + job.plan.chunks.len() * cells + job.plan.local.len() + params.max_tokens as usize;
-    let mut ctx = job.context(width * chunk_seq_len(job) + local_cells + 1, width + 1, true)?;
-    // Asked before any work: the candidates are moved next to the local context.
-    ctx.check_can_shift("the candidate strategy moves each chunk's last cells next to the question")?;
-    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
-    if !prefix.is_empty() {
-        decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
-    }
-    let mut end = prefix.len();
-    let scores = scan(job, &mut ctx, 1, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
-        let total = done.tokens.len();
-        let n = cells.min(total);
-        let first = (total - n) as Pos;
-        // Keep the last n cells only, move them to `end..end + n`, share them into LOCAL.
-        ctx.seq_rm(done.seq, 0, first)?;
-        ctx.seq_add(done.seq, first, -1, end as Pos - first)?;
-        ctx.seq_cp(done.seq, LOCAL, -1, -1)?;
-        end += n;
-        Ok(())
-    })?;
-    let generation =
-        answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, on_logprobs, started)?;
-    Ok(Reading { generation, selected: Vec::new(), scores, read: Vec::new() })
+/// The contexts a job of this shape creates, in order: the scan, the zoom into the best
+/// chunk, the answer (reading the most the job may read).
+pub(super) fn contexts(shape: &Shape) -> Vec<ContextSize> {
+    let margin = shape.longest_chunk / SENTENCE_MARGIN_DIVISOR;
+    let most_read = shape.top * (shape.longest_chunk + margin) + zoom::most_read(shape.longest_chunk);
+    vec![scan_context(shape), zoom::context(shape, shape.longest_chunk), answer_context(shape, most_read)]
 }
 
-/// Decodes `tokens` into `seq` from position `start`, adding to the job's progress.
-fn decode_counted(
-    ctx: &mut Context,
-    batch: &mut Batch,
-    tokens: &[Token],
-    seq: SeqId,
-    start: usize,
-    progress: &mut ProgressCounter<'_>,
-) -> Result<usize> {
-    let mut reported = 0;
-    decode_sequence(ctx, batch, tokens, seq, start as Pos, &mut |p| {
-        let keep_going = progress.add(p.done - reported).is_ok();
-        reported = p.done;
-        keep_going
-    })
+/// The scan: one split-KV sequence per lane, `[prefix][chunk][prompt]` and the first answer
+/// token's row.
+fn scan_context(shape: &Shape) -> ContextSize {
+    ContextSize::split(shape.lanes, shape.chunk_seq() + 1)
 }
 
-/// Decodes the local context into `seq` after position `end` and generates the answer.
-#[allow(clippy::too_many_arguments)]
-fn answer_from_local(
-    job: &Job<'_>,
-    ctx: &mut Context,
-    seq: SeqId,
-    end: usize,
-    params: &GenerateParams,
-    progress: &mut ProgressCounter<'_>,
-    on_piece: &mut dyn FnMut(&str, &[i32]) -> bool,
-    mut on_logprobs: Option<LogprobsCallback<'_>>,
-    started: Instant,
-) -> Result<Generation> {
-    let local = &job.input.body[job.plan.local.clone()];
-    let mut batch = Batch::new((ctx.n_batch() as usize).min(local.len()).max(1), 1)?;
-    let row = decode_counted(ctx, &mut batch, local, seq, end, progress)?;
-    let prompt_seconds = started.elapsed().as_secs_f64();
-    let start = Continuation { row, n_past: end + local.len(), history: local };
-    let mut generation = continue_generation(ctx, seq, start, params, on_piece, reborrow(&mut on_logprobs))?;
-    generation.prompt_tokens = job.input.prefix.len() + job.input.body.len();
-    generation.prompt_seconds = prompt_seconds;
-    Ok(generation)
+/// The answer: one sequence reading `read` tokens of the body between the prefix and the
+/// local context, then generating.
+fn answer_context(shape: &Shape, read: usize) -> ContextSize {
+    ContextSize::single(shape.prefix + read + shape.local + shape.max_new + 1)
 }

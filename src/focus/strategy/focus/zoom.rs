@@ -7,10 +7,10 @@
 
 use std::ops::Range;
 
-use super::scan::{Transient, chunk_seq_len, scan};
-use super::sizing::pad_cells;
-use super::{Job, ProgressCounter};
 use crate::error::Result;
+use crate::focus::scan::{Transient, scan};
+use crate::focus::sizing::{ContextSize, Shape};
+use crate::focus::{Job, ProgressCounter};
 use crate::plan::ChunkPlan;
 
 /// A window is `1 / WINDOW_DIVISOR` of the chunk (64 tokens of 512: a sentence or two), and
@@ -23,7 +23,7 @@ const MIN_WINDOW: usize = 16;
 
 /// The windows of `chunk`: `window` tokens each, every `window / 2`, the last one ending at
 /// the chunk's end. Empty when the chunk is too short to zoom into.
-pub(crate) fn windows(chunk: &Range<usize>) -> Vec<Range<usize>> {
+fn windows(chunk: &Range<usize>) -> Vec<Range<usize>> {
     let window = chunk.len() / WINDOW_DIVISOR;
     if window < MIN_WINDOW {
         return Vec::new();
@@ -37,8 +37,23 @@ pub(crate) fn windows(chunk: &Range<usize>) -> Vec<Range<usize>> {
     out
 }
 
+/// The context that zooms into a chunk of `chunk_len` tokens: one split-KV sequence per
+/// window, `[prefix][window][prompt]` and the first answer token's row.
+pub(super) fn context(shape: &Shape, chunk_len: usize) -> ContextSize {
+    let windows = windows(&(0..chunk_len));
+    let window = windows.first().map_or(0, |w| w.len());
+    ContextSize::split(windows.len().max(1), shape.prefix + window + shape.prompt + 1)
+}
+
+/// Most tokens the answer reads again after zooming into a chunk of `chunk_len` tokens: the
+/// window, and up to half a window more to the end of its last sentence.
+pub(super) fn most_read(chunk_len: usize) -> usize {
+    let window = windows(&(0..chunk_len)).first().map_or(0, |w| w.len());
+    window + window / 2
+}
+
 /// Tokens decoded to zoom into `chunk` (for progress).
-pub(crate) fn cost(job: &Job<'_>, chunk: &Range<usize>) -> usize {
+pub(super) fn cost(job: &Job<'_>, chunk: &Range<usize>) -> usize {
     let per_window = job.input.prefix.len() + job.plan.prompt.len();
     windows(chunk).iter().map(|w| w.len() + per_window).sum()
 }
@@ -46,7 +61,7 @@ pub(crate) fn cost(job: &Job<'_>, chunk: &Range<usize>) -> usize {
 /// The window of `chunk` (a range of the body) after which the question is most expected, or
 /// None when the chunk is too short to zoom into. The windows are decoded in parallel, one
 /// sequence each, with the same prompt as the chunks; their KV is released on return.
-pub(crate) fn best_window(
+pub(super) fn best_window(
     job: &Job<'_>,
     chunk: &Range<usize>,
     progress: &mut ProgressCounter<'_>,
@@ -58,11 +73,9 @@ pub(crate) fn best_window(
     let waves = std::iter::once(0..windows.len()).collect();
     let plan = ChunkPlan { waves, chunks: windows, ..job.plan.clone() };
     let zoom = Job { plan: &plan, ..*job };
-    let n_seqs = plan.chunks.len();
-    let cells_per_seq = pad_cells(chunk_seq_len(&zoom) + 1);
-    let mut ctx = zoom.context(cells_per_seq * n_seqs, n_seqs, false)?;
+    let mut ctx = zoom.context(context(&job.shape(), chunk.len()))?;
     let scores = scan(&zoom, &mut ctx, 0, &mut Transient, progress, &mut |_, _| Ok(()))?;
-    let best = super::math::argmin(&scores);
+    let best = crate::focus::math::argmin(&scores);
     Ok(best.map(|at| plan.chunks[at].clone()))
 }
 
