@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::chat::chat_tokens;
 use crate::error::{Error, Result};
-use crate::llama::{Batch, ChatMessage, Context, Model, Sampler, Token};
+use crate::llama::{Batch, ChatMessage, Context, Model, Pos, Sampler, SeqId, Token};
 use crate::logprobs::token_logprobs;
 pub use crate::logprobs::{TokenLogprobs, TopLogprob};
 use crate::params::GenerateParams;
@@ -138,8 +138,8 @@ pub(crate) fn decode_sequence(
     ctx: &mut Context,
     batch: &mut Batch,
     tokens: &[Token],
-    seq: i32,
-    start: i32,
+    seq: SeqId,
+    start: Pos,
     on_progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<usize> {
     let mut last_row = 0;
@@ -149,7 +149,7 @@ pub(crate) fn decode_sequence(
         let offset = chunk_index * batch.capacity();
         for (i, &token) in chunk.iter().enumerate() {
             let is_last = offset + i + 1 == total;
-            last_row = batch.push(token, start + (offset + i) as i32, &[seq], is_last)?;
+            last_row = batch.push(token, Pos(start.0 + offset + i), &[seq], is_last)?;
         }
         ctx.decode(batch)?;
         if !on_progress(Progress { done: offset + chunk.len(), total }) {
@@ -181,11 +181,11 @@ pub fn generate<'a>(
     ctx.clear_memory();
     let mut batch = Batch::new((ctx.n_batch() as usize).min(tokens.len()).max(1), 1)?;
     let started = Instant::now();
-    let row = decode_sequence(ctx, &mut batch, &tokens, 0, 0, observer.on_progress)?;
+    let row = decode_sequence(ctx, &mut batch, &tokens, SeqId(0), Pos(0), observer.on_progress)?;
     let prompt_seconds = started.elapsed().as_secs_f64();
     let mut generation = continue_generation(
         ctx,
-        0,
+        SeqId(0),
         Continuation { row, n_past: tokens.len(), history: &tokens },
         params,
         observer.on_piece,
@@ -208,7 +208,7 @@ pub(crate) struct Continuation<'a> {
 /// `start.row`. Prompt counts and times in the result are left at zero for the caller.
 pub(crate) fn continue_generation(
     ctx: &mut Context,
-    seq: i32,
+    seq: SeqId,
     start: Continuation<'_>,
     params: &GenerateParams,
     on_piece: &mut dyn FnMut(&str, &[Token]) -> bool,
@@ -236,7 +236,7 @@ pub(crate) fn continue_generation(
             break FinishReason::ContextFull;
         }
         batch.clear();
-        row = batch.push(token, n_past as i32, &[seq], true)?;
+        row = batch.push(token, Pos(n_past), &[seq], true)?;
         ctx.decode(&batch)?;
         n_past += 1;
     };

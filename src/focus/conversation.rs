@@ -187,7 +187,7 @@ impl Conversation {
         let Cached { mut ctx, tokens: held } = cached;
         // One token at least is decoded: its logits start the reply.
         let mut reused = common_prefix(&held, tokens).min(tokens.len() - 1);
-        if reused < held.len() && ctx.seq_rm(0, reused as Pos, -1).is_err() {
+        if reused < held.len() && ctx.seq_rm(SeqId(0), Pos(reused)..).is_err() {
             // A memory that cannot drop a tail (recurrent models) starts over.
             ctx.clear_memory();
             reused = 0;
@@ -196,10 +196,11 @@ impl Conversation {
         let mut batch = Batch::new((ctx.n_batch() as usize).min(new.len()).max(1), 1)?;
         // Progress counts the tokens this turn decodes. On an error the context is dropped:
         // what it holds is not known.
-        let row = decode_sequence(&mut ctx, &mut batch, new, 0, reused as Pos, on_progress)?;
+        let row = decode_sequence(&mut ctx, &mut batch, new, SeqId(0), Pos(reused), on_progress)?;
         let prompt_seconds = started.elapsed().as_secs_f64();
         let start = Continuation { row, n_past: tokens.len(), history: tokens };
-        let mut generation = continue_generation(&mut ctx, 0, start, params, on_piece, reborrow(&mut on_logprobs))?;
+        let mut generation =
+            continue_generation(&mut ctx, SeqId(0), start, params, on_piece, reborrow(&mut on_logprobs))?;
         generation.prompt_tokens = tokens.len();
         generation.prompt_seconds = prompt_seconds;
         // The reply's tokens are in the KV but the last one: generation decodes each token after

@@ -152,7 +152,7 @@ pub(crate) fn scan(
                 };
                 scores[lane.chunk] = done.score();
                 on_finished(ctx, done)?;
-                ctx.seq_rm(lane.seq, -1, -1)?;
+                ctx.seq_rm(lane.seq, ..)?;
             }
         }
     }
@@ -169,8 +169,8 @@ pub(crate) fn ingest(
 ) -> Result<()> {
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     for wave in &job.plan.waves {
-        for lane in chunk_pass(job, ctx, &mut batch, wave.clone(), 0, memory, progress)? {
-            ctx.seq_rm(lane.seq, -1, -1)?;
+        for lane in chunk_pass(job, ctx, &mut batch, wave.clone(), SeqId(0), memory, progress)? {
+            ctx.seq_rm(lane.seq, ..)?;
         }
     }
     Ok(())
@@ -193,7 +193,7 @@ fn chunk_pass(
     for (lane, chunk) in wave.enumerate() {
         let range = &job.plan.chunks[chunk];
         let tokens = [prefix.as_slice(), &job.input.body[range.clone()]].concat();
-        let seq = first_seq + lane as SeqId;
+        let seq = first_seq.offset(lane);
         let cursor = if memory.restore(ctx, range, seq)? {
             progress.add(tokens.len())?;
             tokens.len()
@@ -259,7 +259,7 @@ fn fill_batch(batch: &mut Batch, lanes: &mut [Lane], logits: Logits) -> Result<V
             if scored && rows.len() == MAX_LOGIT_ROWS {
                 break 'lanes;
             }
-            let row = batch.push(lane.tokens[at], (lane.start + at) as Pos, &[lane.seq], scored)?;
+            let row = batch.push(lane.tokens[at], Pos(lane.start + at), &[lane.seq], scored)?;
             lane.cursor += 1;
             if scored {
                 rows.push(LogitRow { lane: index, at, row });

@@ -75,15 +75,17 @@ impl Batch {
                 seq_ids.len()
             )));
         }
+        let pos = pos.raw()?;
+        let raw_ids = seq_ids.iter().map(|id| id.raw()).collect::<Result<Vec<_>>>()?;
         // SAFETY: row < capacity, so every per-row array (allocated with `capacity` entries)
         // has this index; seq_id[row] was allocated with max_ids_per_row entries and
-        // seq_ids.len() <= that.
+        // raw_ids.len() <= that.
         unsafe {
             *self.raw.token.add(row) = token;
             *self.raw.pos.add(row) = pos;
-            *self.raw.n_seq_id.add(row) = seq_ids.len() as i32;
+            *self.raw.n_seq_id.add(row) = raw_ids.len() as i32;
             let ids = *self.raw.seq_id.add(row);
-            std::ptr::copy_nonoverlapping(seq_ids.as_ptr(), ids, seq_ids.len());
+            std::ptr::copy_nonoverlapping(raw_ids.as_ptr(), ids, raw_ids.len());
             *self.raw.logits.add(row) = i8::from(want_logits);
         }
         self.raw.n_tokens += 1;
@@ -91,13 +93,15 @@ impl Batch {
     }
 
     /// The sequence ids of row `row` (panics on an out-of-range row: a caller bug).
-    pub(crate) fn seq_ids(&self, row: usize) -> &[SeqId] {
+    pub(crate) fn seq_ids(&self, row: usize) -> Vec<SeqId> {
         assert!(row < self.len(), "row {row} out of range");
         // SAFETY: row < len(); n_seq_id[row] ids were written into seq_id[row] by push.
-        unsafe {
+        let raw = unsafe {
             let n = *self.raw.n_seq_id.add(row) as usize;
             std::slice::from_raw_parts(*self.raw.seq_id.add(row), n)
-        }
+        };
+        // push wrote only ids in 0..MAX_SEQUENCES.
+        raw.iter().map(|&id| SeqId(id as usize)).collect()
     }
 
     /// Whether row `row` asked for logits.

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use llama_cpp_sys_2 as sys;
 
 use super::log_bridge::{clear_recent_errors, recent_errors};
+use std::ops::RangeBounds;
+
+use super::ids::{is_whole, raw_range};
 use super::{Batch, MAX_SEQUENCES, Model, Pos, SeqId};
 use crate::error::{Error, Result};
 use crate::params::{ContextParams, FlashAttention, KvType};
@@ -193,10 +196,10 @@ impl Context {
         if batch.len() > n_batch {
             return Err(Error::Internal(format!("batch of {} rows exceeds n_batch {n_batch}", batch.len())));
         }
-        let n_seq_max = self.n_seq_max() as SeqId;
+        let n_seq_max = self.n_seq_max() as usize;
         for row in 0..batch.len() {
             let ids = batch.seq_ids(row);
-            if let Some(bad) = ids.iter().find(|&&id| id < 0 || id >= n_seq_max) {
+            if let Some(bad) = ids.iter().find(|id| id.0 >= n_seq_max) {
                 return Err(Error::Internal(format!("sequence id {bad} outside 0..{n_seq_max}")));
             }
             if ids.len() > 1 && !self.kv_unified {
@@ -257,13 +260,10 @@ impl Context {
         unsafe { sys::llama_get_memory(self.raw()) }
     }
 
-    fn check_seq(&self, seq: SeqId) -> Result<()> {
-        let max = self.n_seq_max().min(MAX_SEQUENCES) as SeqId;
-        if (0..max).contains(&seq) {
-            Ok(())
-        } else {
-            Err(Error::Internal(format!("sequence id {seq} outside 0..{max}")))
-        }
+    /// llama.cpp's id for `seq`, checked against this context's sequences.
+    fn check_seq(&self, seq: SeqId) -> Result<sys::llama_seq_id> {
+        let max = self.n_seq_max().min(MAX_SEQUENCES) as usize;
+        if seq.0 < max { seq.raw() } else { Err(Error::Internal(format!("sequence id {seq} outside 0..{max}"))) }
     }
 
     /// Clears all KV cells.
@@ -272,13 +272,14 @@ impl Context {
         unsafe { sys::llama_memory_clear(self.memory(), true) };
     }
 
-    /// Removes positions [p0, p1) of `seq` (-1 = open end). A memory that cannot remove a
-    /// part of a sequence (a recurrent model's) refuses with [`Error::Unsupported`], so no
+    /// Removes the cells of `seq` at `positions` (`..` for all). A memory that cannot remove
+    /// a part of a sequence (a recurrent model's) refuses with [`Error::Unsupported`], so no
     /// caller goes on with cells it believes gone.
-    pub(crate) fn seq_rm(&mut self, seq: SeqId, p0: Pos, p1: Pos) -> Result<()> {
-        self.check_seq(seq)?;
+    pub(crate) fn seq_rm(&mut self, seq: SeqId, positions: impl RangeBounds<Pos>) -> Result<()> {
+        let id = self.check_seq(seq)?;
+        let (p0, p1) = raw_range(&positions)?;
         // SAFETY: valid memory handle, checked sequence id.
-        if unsafe { sys::llama_memory_seq_rm(self.memory(), seq, p0, p1) } {
+        if unsafe { sys::llama_memory_seq_rm(self.memory(), id, p0, p1) } {
             return Ok(());
         }
         Err(Error::Unsupported(format!(
@@ -287,28 +288,31 @@ impl Context {
         )))
     }
 
-    /// Makes `dst` hold the cells of `src` in [p0, p1). With split KV only whole sequences
-    /// can be copied (llama.cpp would abort the process otherwise), so that is checked here.
-    pub(crate) fn seq_cp(&mut self, src: SeqId, dst: SeqId, p0: Pos, p1: Pos) -> Result<()> {
-        self.check_seq(src)?;
-        self.check_seq(dst)?;
-        if !self.kv_unified && (p0 > 0 || p1 >= 0) {
+    /// Makes `dst` hold the cells of `src` at `positions`. With split KV only whole sequences
+    /// (`..`) can be copied (llama.cpp would abort the process otherwise), so that is checked
+    /// here.
+    pub(crate) fn seq_cp(&mut self, src: SeqId, dst: SeqId, positions: impl RangeBounds<Pos>) -> Result<()> {
+        let (src_id, dst_id) = (self.check_seq(src)?, self.check_seq(dst)?);
+        if !self.kv_unified && !is_whole(&positions) {
             return Err(Error::Internal("a partial seq_cp needs kv_unified".into()));
         }
+        let (p0, p1) = raw_range(&positions)?;
         // SAFETY: valid memory handle, checked ids, range allowed for this KV mode.
-        unsafe { sys::llama_memory_seq_cp(self.memory(), src, dst, p0, p1) };
+        unsafe { sys::llama_memory_seq_cp(self.memory(), src_id, dst_id, p0, p1) };
         Ok(())
     }
 
-    /// Shifts positions [p0, p1) of `seq` by `delta`. A memory that cannot shift
-    /// ([`Context::can_shift`] false: multi-position RoPE, a sliding-window cache smaller than
-    /// the full one) refuses with [`Error::Unsupported`]: llama.cpp would abort the process,
-    /// at once or at the next decode.
-    pub(crate) fn seq_add(&mut self, seq: SeqId, p0: Pos, p1: Pos, delta: Pos) -> Result<()> {
-        self.check_seq(seq)?;
+    /// Moves the cells of `seq` at `positions` by `delta` places (negative: towards 0). A
+    /// memory that cannot shift ([`Context::can_shift`] false: multi-position RoPE, a
+    /// sliding-window cache smaller than the full one) refuses with [`Error::Unsupported`]:
+    /// llama.cpp would abort the process, at once or at the next decode.
+    pub(crate) fn seq_add(&mut self, seq: SeqId, positions: impl RangeBounds<Pos>, delta: isize) -> Result<()> {
+        let id = self.check_seq(seq)?;
+        let (p0, p1) = raw_range(&positions)?;
         self.check_can_shift(&format!("shifting positions {p0}..{p1} of sequence {seq} by {delta}"))?;
+        let delta = sys::llama_pos::try_from(delta).map_err(|_| Error::TooLong(format!("a shift by {delta}")))?;
         // SAFETY: valid memory handle, checked id, a memory that can shift.
-        unsafe { sys::llama_memory_seq_add(self.memory(), seq, p0, p1, delta) };
+        unsafe { sys::llama_memory_seq_add(self.memory(), id, p0, p1, delta) };
         Ok(())
     }
 
@@ -327,13 +331,13 @@ impl Context {
     /// It loads back only into a context of the same model and the same KV layout (cell
     /// types, `n_seq_max` streams with split KV, flash attention on or off).
     pub(crate) fn seq_state(&self, seq: SeqId) -> Result<Vec<u8>> {
-        self.check_seq(seq)?;
+        let id = self.check_seq(seq)?;
         // SAFETY: valid context, checked id.
-        let size = unsafe { sys::llama_state_seq_get_size(self.raw(), seq) };
+        let size = unsafe { sys::llama_state_seq_get_size(self.raw(), id) };
         let mut state = vec![0u8; size];
         clear_recent_errors();
         // SAFETY: `state` has exactly `size` writable bytes, as llama.cpp asked for.
-        let written = unsafe { sys::llama_state_seq_get_data(self.raw(), state.as_mut_ptr(), size, seq) };
+        let written = unsafe { sys::llama_state_seq_get_data(self.raw(), state.as_mut_ptr(), size, id) };
         if written == 0 || written > size {
             let why = recent_errors().unwrap_or_else(|| format!("{written} of {size} bytes written"));
             return Err(Error::Internal(format!("saving the KV of sequence {seq} failed: {why}")));
@@ -347,10 +351,10 @@ impl Context {
     /// mismatch with an error; the bytes themselves must be intact (checksum them first: a
     /// damaged state can hold positions llama.cpp does not re-check).
     pub(crate) fn load_seq_state(&mut self, seq: SeqId, state: &[u8]) -> Result<()> {
-        self.check_seq(seq)?;
+        let id = self.check_seq(seq)?;
         clear_recent_errors();
         // SAFETY: valid context, checked id; llama.cpp reads at most `state.len()` bytes.
-        let read = unsafe { sys::llama_state_seq_set_data(self.raw(), state.as_ptr(), state.len(), seq) };
+        let read = unsafe { sys::llama_state_seq_set_data(self.raw(), state.as_ptr(), state.len(), id) };
         if read == 0 {
             let why = recent_errors().unwrap_or_else(|| "llama.cpp refused the state".into());
             return Err(Error::DocumentMismatch(format!("loading the KV of sequence {seq} failed: {why}")));

@@ -12,6 +12,7 @@ mod batch;
 mod context;
 mod gguf_meta;
 mod hparams;
+mod ids;
 mod info;
 mod log_bridge;
 mod model;
@@ -23,6 +24,7 @@ pub(crate) use context::kv_row_bytes;
 pub use context::{CancelHandle, Context};
 #[cfg(feature = "hf-tokenizer")]
 pub(crate) use gguf_meta::{MetaValue, read_entries as read_gguf_entries};
+pub(crate) use ids::{Pos, SeqId};
 pub use info::ModelInfo;
 pub use log_bridge::{LogLevel, LogSink, set_log_sink};
 pub use model::{ChatMessage, Model};
@@ -30,10 +32,6 @@ pub(crate) use sampler::Sampler;
 
 /// A token id of the model's vocabulary.
 pub type Token = i32;
-/// A sequence id inside one context (0 .. n_seq_max).
-pub type SeqId = i32;
-/// A position inside a sequence.
-pub type Pos = i32;
 
 /// llama.cpp allows at most this many sequences in one context (`LLAMA_MAX_SEQ`).
 pub const MAX_SEQUENCES: u32 = 256;

@@ -382,14 +382,14 @@ mod tests {
     /// `single_stream`, continuing exactly as if the tokens had been decoded there.
     #[test]
     fn a_split_kv_state_moves_into_a_single_stream_context() {
-        use crate::llama::{Batch, Context, Model, test_model_path};
+        use crate::llama::{Batch, Context, Model, Pos, SeqId, test_model_path};
         use crate::params::{ContextParams, ModelParams};
 
-        fn decode(ctx: &mut Context, tokens: &[i32], seq: i32, start: usize) -> usize {
+        fn decode(ctx: &mut Context, tokens: &[i32], seq: usize, start: usize) -> usize {
             let mut batch = Batch::new(tokens.len(), 1).unwrap();
             let mut row = 0;
             for (i, &token) in tokens.iter().enumerate() {
-                row = batch.push(token, (start + i) as i32, &[seq], i + 1 == tokens.len()).unwrap();
+                row = batch.push(token, Pos(start + i), &[SeqId(seq)], i + 1 == tokens.len()).unwrap();
             }
             ctx.decode(&batch).unwrap();
             row
@@ -403,18 +403,18 @@ mod tests {
         let mut split =
             Context::new(model.clone(), &ContextParams { n_ctx: 768, n_seq_max: 3, ..base.clone() }).unwrap();
         decode(&mut split, head, 2, 0);
-        let state = split.seq_state(2).unwrap();
+        let state = split.seq_state(SeqId(2)).unwrap();
 
         let mut reference = Context::new(model.clone(), &base).unwrap();
         let row = decode(&mut reference, &tokens, 0, 0);
         let expected = reference.logits(row).unwrap().to_vec();
 
         let mut single = Context::new(model.clone(), &base).unwrap();
-        let refused = single.load_seq_state(0, &state);
+        let refused = single.load_seq_state(SeqId(0), &state);
         assert!(refused.is_err(), "llama.cpp loads a 3-stream state into 1 stream");
         let moved = single_stream(state.clone()).expect("a split-KV state of this llama.cpp");
         assert!(moved.len() < state.len());
-        single.load_seq_state(0, &moved).unwrap();
+        single.load_seq_state(SeqId(0), &moved).unwrap();
         let row = decode(&mut single, last, 0, head.len());
         let got = single.logits(row).unwrap();
         let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);

@@ -24,7 +24,7 @@ pub(super) fn run(
     params: &GenerateParams,
     observer: Callbacks<'_>,
 ) -> Result<Reading> {
-    const LOCAL: SeqId = 0;
+    const LOCAL: SeqId = SeqId(0);
     let Callbacks { on_piece, on_progress, on_logprobs } = observer;
     let started = Instant::now();
     let prefix = &job.input.prefix;
@@ -38,14 +38,14 @@ pub(super) fn run(
         decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
     }
     let mut end = prefix.len();
-    let scores = scan(job, &mut ctx, 1, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let scores = scan(job, &mut ctx, LOCAL.offset(1), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         let total = done.tokens.len();
         let n = cells.min(total);
-        let first = (total - n) as Pos;
+        let first = total - n;
         // Keep the last n cells only, move them to `end..end + n`, share them into LOCAL.
-        ctx.seq_rm(done.seq, 0, first)?;
-        ctx.seq_add(done.seq, first, -1, end as Pos - first)?;
-        ctx.seq_cp(done.seq, LOCAL, -1, -1)?;
+        ctx.seq_rm(done.seq, ..Pos(first))?;
+        ctx.seq_add(done.seq, Pos(first).., end as isize - first as isize)?;
+        ctx.seq_cp(done.seq, LOCAL, ..)?;
         end += n;
         Ok(())
     })?;

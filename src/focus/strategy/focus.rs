@@ -14,7 +14,7 @@ use crate::focus::sizing::{ContextSize, Shape};
 use crate::focus::{Job, ProgressCounter};
 use crate::generate::Callbacks;
 use crate::llama::state_layout::single_stream;
-use crate::llama::{Batch, Pos, Token};
+use crate::llama::{Batch, Pos, SeqId, Token};
 use crate::params::GenerateParams;
 
 /// Focus, then attend: score every chunk (split KV, each chunk attends only to itself; see
@@ -52,12 +52,12 @@ pub(super) fn run(
     let scores;
     {
         let mut ctx = job.context(scan_context(&job.shape()))?;
-        scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+        scores = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
             let score = done.score();
             if !best.admits(score) {
                 return Ok(());
             }
-            ctx.seq_rm(done.seq, (done.tokens.len() - prompt_len) as Pos, -1)?;
+            ctx.seq_rm(done.seq, Pos(done.tokens.len() - prompt_len)..)?;
             let state = single_stream(ctx.seq_state(done.seq)?);
             best.offer(score, done.chunk, state);
             Ok(())
@@ -95,7 +95,7 @@ pub(super) fn run(
     let mut ctx = job.context(answer_context(&job.shape(), read_tokens))?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
     let loaded = match (first_state, reading.first()) {
-        (Some(state), Some(first)) => match ctx.load_seq_state(0, &state) {
+        (Some(state), Some(first)) => match ctx.load_seq_state(SeqId(0), &state) {
             Ok(()) => Some(prefix + first.len()),
             Err(error) => {
                 log::warn!("re-reading the first kept chunk: {error}");
@@ -110,7 +110,7 @@ pub(super) fn run(
             loaded
         }
         None => {
-            ctx.seq_rm(0, -1, -1)?;
+            ctx.seq_rm(SeqId(0), ..)?;
             tokens.extend_from_slice(&job.input.prefix);
             0
         }
@@ -121,10 +121,11 @@ pub(super) fn run(
     }
     if !tokens.is_empty() {
         let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
-        decode_counted(&mut ctx, &mut batch, &tokens, 0, start, &mut progress)?;
+        decode_counted(&mut ctx, &mut batch, &tokens, SeqId(0), start, &mut progress)?;
     }
     let end = start + tokens.len();
-    let generation = answer_from_local(job, &mut ctx, 0, end, params, &mut progress, on_piece, on_logprobs, started)?;
+    let generation =
+        answer_from_local(job, &mut ctx, SeqId(0), end, params, &mut progress, on_piece, on_logprobs, started)?;
     Ok(Reading { generation, selected, scores, read: reading })
 }
 

@@ -39,15 +39,15 @@ pub(super) fn run(
     let shape = job.shape();
     let top = shape.top;
     // Sequences: lanes 0..width, kept-chunk slots, then local, then context-free.
-    let slots = shape.lanes as SeqId;
-    let (local_seq, free_seq) = (slots + top as SeqId, slots + top as SeqId + 1);
+    let slots = SeqId(shape.lanes);
+    let (local_seq, free_seq) = (slots.offset(top), slots.offset(top + 1));
     let mut ctx = job.context(context(&shape))?;
     let mut progress = ProgressCounter::new(job.prefill_total() + prefix.len() + context_free.len(), on_progress);
 
     // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
     let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
-    let mut free_slots: Vec<SeqId> = (0..top as SeqId).rev().map(|i| slots + i).collect();
-    let scores = scan(job, &mut ctx, 0, memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let mut free_slots: Vec<SeqId> = (0..top).rev().map(|i| slots.offset(i)).collect();
+    let scores = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         if !best.admits(done.score()) {
             return Ok(());
         }
@@ -59,8 +59,8 @@ pub(super) fn run(
             }
         };
         // Keep all but the last token; it is decoded again to get this row's first logits.
-        ctx.seq_rm(done.seq, (n - 1) as Pos, -1)?;
-        ctx.seq_cp(done.seq, slot, -1, -1)?;
+        ctx.seq_rm(done.seq, Pos(n - 1)..)?;
+        ctx.seq_cp(done.seq, slot, ..)?;
         best.offer(done.score(), done.chunk, (slot, done.tokens[n - 1], n - 1));
         Ok(())
     })?;
@@ -76,7 +76,7 @@ pub(super) fn run(
     for (tokens, seq) in [(&local, local_seq), (&context_free, free_seq)] {
         let (head, last) = tokens.split_at(tokens.len() - 1);
         if !head.is_empty() {
-            decode_sequence(&mut ctx, &mut batch, head, seq, 0, &mut |_| true)?;
+            decode_sequence(&mut ctx, &mut batch, head, seq, Pos(0), &mut |_| true)?;
         }
         progress.add(tokens.len())?;
         rows.push(Row { seq, pos: head.len(), row: 0 });
@@ -118,7 +118,7 @@ pub(super) fn run(
 fn step(ctx: &mut Context, batch: &mut Batch, rows: &mut [Row], tokens: &[Token]) -> Result<()> {
     batch.clear();
     for (row, &token) in rows.iter_mut().zip(tokens) {
-        row.row = batch.push(token, row.pos as Pos, &[row.seq], true)?;
+        row.row = batch.push(token, Pos(row.pos), &[row.seq], true)?;
         row.pos += 1;
     }
     ctx.decode(batch)

@@ -84,7 +84,7 @@ fn decode_counted(
     progress: &mut ProgressCounter<'_>,
 ) -> Result<usize> {
     let mut reported = 0;
-    decode_sequence(ctx, batch, tokens, seq, start as Pos, &mut |p| {
+    decode_sequence(ctx, batch, tokens, seq, Pos(start), &mut |p| {
         let keep_going = progress.add(p.done - reported).is_ok();
         reported = p.done;
         keep_going

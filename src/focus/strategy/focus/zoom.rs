@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::focus::scan::{Transient, scan};
 use crate::focus::sizing::{ContextSize, Shape};
 use crate::focus::{Job, ProgressCounter};
+use crate::llama::SeqId;
 use crate::plan::ChunkPlan;
 
 /// A window is `1 / WINDOW_DIVISOR` of the chunk (64 tokens of 512: a sentence or two), and
@@ -74,7 +75,7 @@ pub(super) fn best_window(
     let plan = ChunkPlan { waves, chunks: windows, ..job.plan.clone() };
     let zoom = Job { plan: &plan, ..*job };
     let mut ctx = zoom.context(context(&job.shape(), chunk.len()))?;
-    let scores = scan(&zoom, &mut ctx, 0, &mut Transient, progress, &mut |_, _| Ok(()))?;
+    let scores = scan(&zoom, &mut ctx, SeqId(0), &mut Transient, progress, &mut |_, _| Ok(()))?;
     let best = crate::focus::math::argmin(&scores);
     Ok(best.map(|at| plan.chunks[at].clone()))
 }
