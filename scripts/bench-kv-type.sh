@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The KV cache type benchmark: passkey and needle-in-prose retrieval, and a processed document
 # (ingest, save, one later question), with the K and V caches in f16, q8_0 and q4_0. It only
-# runs the existing `focusllm passkey` and `focusllm document-bench` with --kv-type, the types
+# runs the existing `focusllm retrieval-bench` and `focusllm document-bench` with --kv-type, the types
 # taking turns depth by depth (so a slowdown of the machine falls on all three alike), and
 # gathers their rows into bench/results/kv-type.csv (the first column names the task).
 #
@@ -25,9 +25,9 @@ cp target/release/focusllm "$work/focusllm"
 bin=$work/focusllm
 for d in $(seq 0 $((depths - 1))); do
   for t in $types; do
-    "$bin" passkey -t "$threads" --kv-type "$t" --lengths "$length" --depths "$depths" --only-depths "$d" \
+    "$bin" retrieval-bench -t "$threads" --kv-type "$t" --lengths "$length" --depths "$depths" --only-depths "$d" \
       --csv "$work/passkey.csv" >/dev/null
-    "$bin" passkey -t "$threads" --kv-type "$t" --task needle -n 24 --lengths "$length" --depths "$depths" \
+    "$bin" retrieval-bench -t "$threads" --kv-type "$t" --task needle -n 24 --lengths "$length" --depths "$depths" \
       --only-depths "$d" --csv "$work/needle.csv" >/dev/null
   done
 done

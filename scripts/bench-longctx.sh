@@ -77,8 +77,8 @@ python3 scripts/bench_baselines.py --focusllm "$bin" --model "$model" --threads 
   --batched build/tools/llama-batched-bench --batched-csv "$batched_csv" --wave 4 --chunk 512
 
 if [ -n "$lengths" ]; then
-  echo "== focusllm passkey" >&2
-  "$bin" passkey -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
+  echo "== focusllm retrieval-bench" >&2
+  "$bin" retrieval-bench -m "$model" -t "$threads" --window "$window" --lengths "$lengths" --depths "$depths" \
     --strategies "$strategies" "${truncated_flag[@]}" --csv "$passkey_csv"
 fi
 
@@ -91,7 +91,7 @@ fi
 
 if [ -n "$needle_lengths" ]; then
   echo "== focusllm needle in prose" >&2
-  "$bin" passkey --task needle -m "$model" -t "$threads" --window "$window" --lengths "$needle_lengths" \
+  "$bin" retrieval-bench --task needle -m "$model" -t "$threads" --window "$window" --lengths "$needle_lengths" \
     --depths "$depths" --strategies "$strategies" "${truncated_flag[@]}" -n "$needle_tokens" --csv "$needle_csv"
 fi
 

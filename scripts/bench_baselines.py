@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """llama.cpp's own baselines for the long-context benchmark, run on the same model, threads and
-cases as `focusllm passkey`, appending rows in the same CSV format:
+cases as `focusllm retrieval-bench`, appending rows in the same CSV format:
 
   llama-passkey            plain decoding (context shift past the window)
   llama-passkey-se<N>      SelfExtend with --grp-attn-n N

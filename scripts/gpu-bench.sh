@@ -13,11 +13,11 @@
 #   MODEL         the GGUF [models/SmolLM2-135M-Instruct.Q4_1.gguf]
 #   RESULTS       output folder [$OUT when set, else bench/results/gpu-<UTC date>]
 #   RUNS          passkey runs in order, "LENGTH:DEPTHS[:OPTIONS] ...", OPTIONS being more
-#                 `focusllm passkey` options with ',' for ' ' [131072:5 1048576:3
+#                 `focusllm retrieval-bench` options with ',' for ' ' [131072:5 1048576:3
 #                 131072:5:--wave-size,32: the 1M run, and at 128K the wave-size lever]
 #   GPU_LAYERS    --gpu-layers [999: all]
 #   RUN_TIMEOUT   seconds allowed to one RUNS entry; rows finished before it are kept [600]
-#   PASSKEY_ARGS  more `focusllm passkey` options for every run
+#   PASSKEY_ARGS  more `focusllm retrieval-bench` options for every run
 #   LLAMA_BENCH   a llama-bench built against the same llama.cpp (skipped when empty)
 #   LLAMA_BENCH_ARGS  its tests [-p 512,4096 -n 128 -r 3]
 #
@@ -96,7 +96,7 @@ main() {
     fi
     t0=$(now_ms)
     # shellcheck disable=SC2086 # options and PASSKEY_ARGS are lists of options
-    timeout "$RUN_TIMEOUT" "$FOCUSLLM" passkey -m "$MODEL" --gpu-layers "$GPU_LAYERS" --lengths "$length" \
+    timeout "$RUN_TIMEOUT" "$FOCUSLLM" retrieval-bench -m "$MODEL" --gpu-layers "$GPU_LAYERS" --lengths "$length" \
       --depths "$depths" --csv "$RESULTS/passkey-run.tmp" $options $PASSKEY_ARGS
     status=$?
     wall_ms=$(( $(now_ms) - t0 ))

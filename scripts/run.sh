@@ -5,7 +5,7 @@
 # (target/release/libfocusllm.so and .a; scripts/install.sh installs them for other programs).
 #
 #   scripts/run.sh ask /usr/share/common-licenses/GPL-3 "What must accompany object code?"
-#   scripts/run.sh passkey --lengths 4096 --depths 3
+#   scripts/run.sh retrieval-bench --lengths 4096 --depths 3
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/install-deps.sh" >&2

@@ -16,8 +16,7 @@ use clap::Args;
 use focusllm::{Answer, Conversation, GenerateParams, Model, Observer, Session, SessionParams};
 
 use crate::ask::FocusArgs;
-use crate::bench::{open_csv, peak_rss_mb, reset_peak_rss};
-use crate::docbench::timed;
+use crate::measure::{csv_flag, csv_text, open_csv, peak_rss_mb, reset_peak_rss, table_flag, timed};
 use crate::tasks::{self, CHAT_EXPECTED, CHAT_FACT, CHAT_FACT_REPLY, CHAT_QUESTION};
 use crate::{MAX_TOKENS_ARG, ModelArgs, context_params, load_model};
 
@@ -188,7 +187,6 @@ fn recall_row(method: &'static str, multiple: usize, answer: &Answer, seconds: f
 }
 
 fn print_table(rows: &[Row], model: &str, window: usize, command: &str) {
-    let show = |v: Option<bool>| v.map_or("", |b| if b { "yes" } else { "NO" });
     outln!("\nmodel: {model}, window: {window} tokens");
     outln!(
         "| part | method | turn | history (windows) | input tokens | decoded tokens | seconds | identical reply | correct | peak RSS MiB |"
@@ -205,8 +203,8 @@ fn print_table(rows: &[Row], model: &str, window: usize, command: &str) {
             r.input_tokens,
             r.decoded_tokens,
             r.seconds,
-            show(r.identical),
-            show(r.correct),
+            table_flag(r.identical),
+            table_flag(r.correct),
             r.peak_rss_mb
         );
     }
@@ -216,7 +214,6 @@ fn print_table(rows: &[Row], model: &str, window: usize, command: &str) {
 fn write_csv(path: &Path, rows: &[Row], model: &str, window: usize) -> Result<(), String> {
     let header = "part,method,model,window,turn,history_windows,input_tokens,decoded_tokens,seconds,identical,correct,peak_rss_mb,answer";
     let (mut file, _) = open_csv(path, header)?;
-    let flag = |v: Option<bool>| v.map_or(String::new(), |b| u8::from(b).to_string());
     for r in rows {
         writeln!(
             file,
@@ -228,10 +225,10 @@ fn write_csv(path: &Path, rows: &[Row], model: &str, window: usize) -> Result<()
             r.input_tokens,
             r.decoded_tokens,
             r.seconds,
-            flag(r.identical),
-            flag(r.correct),
+            csv_flag(r.identical),
+            csv_flag(r.correct),
             r.peak_rss_mb,
-            r.answer.replace('"', "'").replace(['\n', '\r'], " ")
+            csv_text(&r.answer)
         )
         .map_err(|e| e.to_string())?;
     }

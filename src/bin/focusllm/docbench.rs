@@ -13,7 +13,7 @@ use clap::Args;
 use focusllm::{Answer, DocumentParams, GenerateParams, Observer, Session, SessionParams};
 
 use crate::ask::FocusArgs;
-use crate::bench::{open_csv, peak_rss_mb, reset_peak_rss};
+use crate::measure::{csv_flag, csv_text, open_csv, peak_rss_mb, reset_peak_rss, table_flag, timed};
 use crate::{MAX_TOKENS_ARG, ModelArgs, context_params, load_model};
 
 #[derive(Args)]
@@ -168,12 +168,6 @@ fn quiet() -> Observer<'static> {
     Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
 }
 
-pub(crate) fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
-    let started = Instant::now();
-    let value = f()?;
-    Ok((value, started.elapsed().as_secs_f64()))
-}
-
 fn row(step: String, index: usize, seconds: f64, speedup: Option<f64>, case: &Case, answer: &Answer) -> Row {
     Row {
         step,
@@ -201,7 +195,6 @@ fn plain_row(step: &str, seconds: f64) -> Row {
 }
 
 fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
-    let show = |v: Option<bool>| v.map_or("", |b| if b { "yes" } else { "NO" });
     outln!("\nmodel: {model}, document: {tokens} tokens");
     outln!("| step | question | seconds | speed-up vs no cache | identical answer | correct | peak RSS MiB |");
     outln!("|---|---|---|---|---|---|---|");
@@ -212,8 +205,8 @@ fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
             if r.question == 0 { String::new() } else { r.question.to_string() },
             r.seconds,
             r.speedup.map_or(String::new(), |s| format!("{s:.1}x")),
-            show(r.identical),
-            show(r.correct),
+            table_flag(r.identical),
+            table_flag(r.correct),
             r.peak_rss_mb
         );
     }
@@ -223,7 +216,6 @@ fn print_table(rows: &[Row], model: &str, tokens: usize, command: &str) {
 fn write_csv(path: &Path, rows: &[Row], model: &str, tokens: usize) -> Result<(), String> {
     let header = "step,model,length,question,seconds,speedup,identical,correct,peak_rss_mb,answer";
     let (mut file, _) = open_csv(path, header)?;
-    let flag = |v: Option<bool>| v.map_or(String::new(), |b| u8::from(b).to_string());
     for r in rows {
         writeln!(
             file,
@@ -232,10 +224,10 @@ fn write_csv(path: &Path, rows: &[Row], model: &str, tokens: usize) -> Result<()
             r.question,
             r.seconds,
             r.speedup.map_or(String::new(), |s| format!("{s:.2}")),
-            flag(r.identical),
-            flag(r.correct),
+            csv_flag(r.identical),
+            csv_flag(r.correct),
             r.peak_rss_mb,
-            r.answer.replace('"', "'").replace(['\n', '\r'], " ")
+            csv_text(&r.answer)
         )
         .map_err(|e| e.to_string())?;
     }

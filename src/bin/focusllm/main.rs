@@ -4,7 +4,7 @@
 //!   focusllm ask book.txt "Who is the narrator?"   FocusLLM over a long document
 //!   focusllm ingest book.txt -o book.fllm          process it once, save it
 //!   focusllm ask book.fllm "Q1" "Q2"               answer from the processed document
-//!   focusllm passkey --profile quick               the retrieval benchmark
+//!   focusllm retrieval-bench --profile quick       the retrieval benchmark (passkey, needle)
 //!
 //! Errors are printed in plain words and the exit status is non-zero. A closed standard
 //! output (`| head`) ends the program quietly, with status 0, as other Unix tools do.
@@ -32,10 +32,11 @@ macro_rules! errln {
 }
 
 mod ask;
-mod bench;
 mod chatbench;
 mod docbench;
+mod measure;
 mod progress;
+mod retrieval;
 mod ruler;
 mod tasks;
 
@@ -71,8 +72,10 @@ enum Command {
     Ask(ask::AskArgs),
     /// Process a long text file once and save it (`.fllm`) for fast questions later.
     Ingest(ask::IngestArgs),
-    /// Run the long-context retrieval benchmark (passkey or needle in prose).
-    Passkey(bench::BenchArgs),
+    /// Run the long-context retrieval benchmark (a passkey in noise, or a needle in prose).
+    /// `passkey` is its former name, still accepted.
+    #[command(visible_alias = "passkey")]
+    RetrievalBench(retrieval::BenchArgs),
     /// Run the RULER-style suite: needles among look-alikes, variable tracking, common words, QA.
     Ruler(ruler::RulerArgs),
     /// Measure processed documents: questions with and without the document cache.
@@ -299,7 +302,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => run_generate(args),
         Command::Ask(args) => ask::run(args),
         Command::Ingest(args) => ask::run_ingest(args),
-        Command::Passkey(args) => bench::run(args),
+        Command::RetrievalBench(args) => retrieval::run(args),
         Command::DocumentBench(args) => docbench::run(args),
         Command::ConversationBench(args) => chatbench::run(args),
         Command::Ruler(args) => ruler::run(args),

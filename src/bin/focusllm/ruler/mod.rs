@@ -21,7 +21,8 @@ use clap::{Args, ValueEnum};
 use focusllm::{Observer, Session, SessionParams};
 
 use crate::ask::{FocusArgs, StrategyArg};
-use crate::bench::{open_csv, peak_rss_mb, reset_peak_rss, truncate_case};
+use crate::measure::{csv_text, open_csv, peak_rss_mb, reset_peak_rss};
+use crate::retrieval::truncate_case;
 use crate::{ModelArgs, SamplingArgs, context_params, generate_params, load_model};
 pub(crate) use tasks::Family;
 
@@ -259,7 +260,7 @@ fn answer_positions(
 }
 
 fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(), String> {
-    let answer = row.answer.replace('"', "'").replace(['\n', '\r'], " ");
+    let answer = csv_text(&row.answer);
     writeln!(
         file,
         "{},{},{},{},{},{:.3},{:.3},{},{:.1},\"{}\"",

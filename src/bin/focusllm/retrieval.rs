@@ -1,4 +1,4 @@
-//! `focusllm passkey`: the long-context retrieval benchmark. For each length, depth and
+//! `focusllm retrieval-bench`: the long-context retrieval benchmark. For each length, depth and
 //! strategy it builds a case (passkey or needle in prose), asks the engine, and records
 //! correctness, time, throughput and peak memory. Prints a table and the command that made
 //! it; appends machine-readable rows to a CSV file.
@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::measure::{csv_text, open_csv, peak_rss_mb, reset_peak_rss};
 use crate::tasks::{self, Case};
 use clap::{Args, ValueEnum};
 use focusllm::{Model, Observer, Session, SessionParams};
@@ -278,44 +279,11 @@ fn run_case(
     })
 }
 
-/// Resets the kernel's peak-RSS mark of this process (Linux: "5" to clear_refs), so each case
-/// reports its own peak.
-pub(crate) fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident memory since the last reset, in MiB (VmHWM).
-pub(crate) fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 const CSV_HEADER: &str =
     "method,model,length,depth,correct,seconds,peak_rss_mb,input_tokens,prefill_tok_s,ttft_s,gen_tok_s,answer";
 
-/// Opens a results CSV for appending, writing `header` first when the file is new.
-pub(crate) fn open_csv(path: &Path, header: &str) -> Result<(std::fs::File, PathBuf), String> {
-    let fresh = !path.exists();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if fresh {
-        writeln!(file, "{header}").map_err(|e| e.to_string())?;
-    }
-    Ok((file, path.to_path_buf()))
-}
-
 fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(), String> {
-    let answer = row.answer.replace('"', "'").replace(['\n', '\r'], " ");
+    let answer = csv_text(&row.answer);
     writeln!(
         file,
         "{},{},{},{:.3},{},{:.3},{:.1},{},{:.1},{:.3},{:.1},\"{}\"",
