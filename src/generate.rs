@@ -42,8 +42,8 @@ impl Prompt {
         if tokens.is_empty() {
             return Err(Error::InvalidInput("the prompt has zero tokens".into()));
         }
-        let n_vocab = model.n_vocab() as Token;
-        if let Some(bad) = tokens.iter().find(|&&t| t < 0 || t >= n_vocab) {
+        let n_vocab = model.n_vocab();
+        if let Some(bad) = tokens.iter().find(|t| t.index().is_none_or(|i| i >= n_vocab)) {
             return Err(Error::InvalidInput(format!("token id {bad} is outside the vocabulary 0..{n_vocab}")));
         }
         Ok(tokens)

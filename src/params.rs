@@ -2,7 +2,7 @@
 //! `validate()` that names the offending field and value.
 
 use crate::error::{Error, Result};
-use crate::llama::MAX_SEQUENCES;
+use crate::llama::{MAX_SEQUENCES, Token};
 
 /// How a model is loaded.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,7 +234,7 @@ pub struct SamplerParams {
 /// A bias added to one token's logit (see [`SamplerParams::logit_bias`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LogitBias {
-    pub token: i32,
+    pub token: Token,
     pub bias: f32,
 }
 
@@ -312,7 +312,7 @@ impl SamplerParams {
             ));
         }
         for (i, entry) in self.logit_bias.iter().enumerate() {
-            if entry.token < 0 {
+            if entry.token.index().is_none() {
                 return bad(format!(
                     "logit_bias[{i}] names token {}, which is not a token id (ids are >= 0)",
                     entry.token
@@ -331,8 +331,7 @@ impl SamplerParams {
 
     /// Refuses logit-bias entries for tokens outside a vocabulary of `n_vocab` tokens.
     pub fn check_vocab(&self, n_vocab: usize) -> Result<()> {
-        match self.logit_bias.iter().enumerate().find(|(_, e)| usize::try_from(e.token).map_or(true, |t| t >= n_vocab))
-        {
+        match self.logit_bias.iter().enumerate().find(|(_, e)| e.token.index().is_none_or(|t| t >= n_vocab)) {
             Some((i, entry)) => Err(Error::invalid_param(format!(
                 "logit_bias[{i}] names token {}, outside the model's vocabulary 0..{n_vocab}",
                 entry.token
@@ -559,7 +558,8 @@ mod tests {
             message(SamplerParams { presence_penalty: -2.5, ..s.clone() }.validate())
                 .contains("presence_penalty must be in -2..=2, got -2.5")
         );
-        let bias = |token, bias| SamplerParams { logit_bias: vec![LogitBias { token, bias }], ..s.clone() };
+        let bias =
+            |token, bias| SamplerParams { logit_bias: vec![LogitBias { token: Token(token), bias }], ..s.clone() };
         assert!(message(bias(-3, 1.0).validate()).contains("logit_bias[0] names token -3"));
         assert!(message(bias(5, f32::NAN).validate()).contains("logit_bias[0] for token 5 must be a finite number"));
         assert!(message(bias(5, f32::INFINITY).validate()).contains("got inf"));

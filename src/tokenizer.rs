@@ -47,6 +47,7 @@ use tokenizers::processors::template::{SpecialToken, TemplateProcessing};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 
 use crate::error::{Error, Result};
+use crate::llama::Token;
 use meta::VocabMeta;
 
 /// The `tokenizer.ggml.pre` values [`GgufTokenizer`] can rebuild.
@@ -169,13 +170,13 @@ impl GgufTokenizer {
     /// Tokenizes `text` as llama.cpp's `llama_tokenize(vocab, text, add_special, parse_special)`
     /// does: `add_special` adds BOS/EOS where the model asks for them, `parse_special` lets
     /// control-token text such as `<|im_start|>` become that token.
-    pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Result<Vec<i32>> {
+    pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Result<Vec<Token>> {
         let tok = self.tokenizer(parse_special);
         let enc =
             tok.encode_fast(text, add_special).map_err(|e| Error::Tokenize(format!("Hugging Face tokenizer: {e}")))?;
         // Ids past the vocabulary are byte placeholders, which llama.cpp emits nothing for
         // (see `add_byte_placeholders`); the vocabulary size fits in i32 (checked by `vocab`).
-        Ok(enc.get_ids().iter().filter(|&&id| (id as usize) < self.vocab_size).map(|&id| id as i32).collect())
+        Ok(enc.get_ids().iter().filter(|&&id| (id as usize) < self.vocab_size).map(|&id| Token(id as i32)).collect())
     }
 
     /// The number of tokens `text` takes inside a prompt: no BOS/EOS, and special-token text
@@ -203,13 +204,13 @@ impl GgufTokenizer {
     }
 
     /// The BOS token `encode(.., add_special = true, ..)` prepends, if the model asks for one.
-    pub fn bos_token(&self) -> Option<i32> {
-        self.bos.map(|id| id as i32)
+    pub fn bos_token(&self) -> Option<Token> {
+        self.bos.map(|id| Token(id as i32))
     }
 
     /// The EOS token `encode(.., add_special = true, ..)` appends, if the model asks for one.
-    pub fn eos_token(&self) -> Option<i32> {
-        self.eos.map(|id| id as i32)
+    pub fn eos_token(&self) -> Option<Token> {
+        self.eos.map(|id| Token(id as i32))
     }
 }
 

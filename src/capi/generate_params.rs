@@ -8,7 +8,7 @@ use super::cancel::{focusllm_cancel_token, token_arg};
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::{slice_arg, str_arg};
-use crate::llama::CancelHandle;
+use crate::llama::{CancelHandle, Token};
 use crate::params::{GenerateParams, LogitBias, MAX_LOGIT_BIAS, SamplerParams};
 
 /// A borrowed string: `len` bytes of UTF-8 at `ptr`, no NUL needed. `{NULL, 0}` is "".
@@ -218,7 +218,7 @@ impl focusllm_generate_params {
                 repeat_last_n: raw.repeat_last_n,
                 frequency_penalty: raw.frequency_penalty,
                 presence_penalty: raw.presence_penalty,
-                logit_bias: biases.iter().map(|b| LogitBias { token: b.token, bias: b.bias }).collect(),
+                logit_bias: biases.iter().map(|b| LogitBias { token: Token(b.token), bias: b.bias }).collect(),
                 penalize_prompt: raw.penalize_prompt,
                 seed: raw.seed,
             },
@@ -283,7 +283,7 @@ mod tests {
         raw.n_logit_bias = 1;
         // SAFETY: raw and the biases it points to live across the call.
         let params = unsafe { focusllm_generate_params::read(&raw) }.map_err(|f| f.message);
-        assert_eq!(params.map(|p| p.params.sampler.logit_bias), Ok(vec![LogitBias { token: 7, bias: -1.5 }]));
+        assert_eq!(params.map(|p| p.params.sampler.logit_bias), Ok(vec![LogitBias { token: Token(7), bias: -1.5 }]));
         raw.n_logit_bias = 2;
         // SAFETY: as above.
         let err = unsafe { focusllm_generate_params::read(&raw) }.unwrap_err();

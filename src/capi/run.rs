@@ -13,7 +13,7 @@ use super::status::{Failure, focusllm_status};
 use super::strings::str_arg;
 use crate::focus::{Answer, Conversation, Session, Source};
 use crate::generate::{Callbacks, FinishReason, Generation, Progress, Prompt, TokenLogprobs};
-use crate::llama::{CancelHandle, ChatMessage};
+use crate::llama::{CancelHandle, ChatMessage, Token};
 use crate::params::GenerateParams;
 
 /// What to run. Zero-initialise it, set struct_size = sizeof(focusllm_job), then the fields.
@@ -366,15 +366,15 @@ pub(crate) fn with_locked<R: Runs, T>(
     calls.begin_call(&token);
     object.set_cancel_handle(token.clone());
     let mut piece_text = Vec::new();
-    let mut piece = |text: &str, tokens: &[i32]| match on_piece {
+    let mut piece = |text: &str, tokens: &[Token]| match on_piece {
         None => true,
         Some(callback) => {
             piece_text.clear();
             piece_text.extend_from_slice(text.as_bytes());
             piece_text.push(0);
             // SAFETY: the caller's callback; the text (NUL-terminated) and token buffers stay
-            // valid for the duration of the call.
-            unsafe { callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr(), tokens.len(), user_data) }
+            // valid for the duration of the call; a Token is an i32 (repr(transparent)).
+            unsafe { callback(piece_text.as_ptr().cast(), text.len(), tokens.as_ptr().cast(), tokens.len(), user_data) }
         }
     };
     let mut progress = |p: Progress| match on_progress {
@@ -387,10 +387,10 @@ pub(crate) fn with_locked<R: Runs, T>(
         None => true,
         Some(callback) => {
             top.clear();
-            top.extend(entry.top.iter().map(|t| focusllm_token_logprob { token: t.token, logprob: t.logprob }));
+            top.extend(entry.top.iter().map(|t| focusllm_token_logprob { token: t.token.0, logprob: t.logprob }));
             // SAFETY: the caller's callback, called on this thread during the call; `top` stays
             // valid (and unchanged) for the duration of the callback.
-            unsafe { callback(entry.token, entry.logprob, top.as_ptr(), top.len(), user_data) }
+            unsafe { callback(entry.token.0, entry.logprob, top.as_ptr(), top.len(), user_data) }
         }
     };
     let callbacks = Callbacks {

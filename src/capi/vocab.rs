@@ -11,7 +11,7 @@ use super::model::focusllm_model;
 use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use super::strings::{copy_to_buffer, slice_arg, str_arg};
-use crate::llama::{ChatMessage, Model, ModelInfo};
+use crate::llama::{ChatMessage, Model, ModelInfo, Token};
 
 /// One message of a chat for focusllm_model_apply_chat_template(): a role ("system", "user",
 /// "assistant") and its content, both UTF-8.
@@ -78,8 +78,8 @@ impl focusllm_model_info {
             size_bytes: info.size_bytes,
             n_layer: info.n_layer,
             n_embd: info.n_embd,
-            bos: info.bos.unwrap_or(-1),
-            eos: info.eos.unwrap_or(-1),
+            bos: info.bos.map_or(-1, |t| t.0),
+            eos: info.eos.map_or(-1, |t| t.0),
             adds_bos: info.adds_bos,
             has_chat_template: info.has_chat_template,
         }
@@ -197,8 +197,9 @@ pub unsafe extern "C" fn focusllm_model_tokenize(
         let tokens = handle.model.tokenize(text, add_special, parse_special)?;
         if tokens.len() <= capacity {
             // SAFETY: out_tokens is non-null and aligned (checked when capacity > 0; nothing is
-            // copied otherwise) and has capacity >= tokens.len() writable entries.
-            unsafe { std::ptr::copy_nonoverlapping(tokens.as_ptr(), out_tokens, tokens.len()) };
+            // copied otherwise) and has capacity >= tokens.len() writable entries; a Token is
+            // an i32 (repr(transparent)).
+            unsafe { std::ptr::copy_nonoverlapping(tokens.as_ptr().cast::<i32>(), out_tokens, tokens.len()) };
         }
         // SAFETY: checked non-null and aligned.
         unsafe { out_n_tokens.write(tokens.len()) };
@@ -246,8 +247,9 @@ pub unsafe extern "C" fn focusllm_model_detokenize(
     out_len: *mut usize,
 ) -> focusllm_status {
     text_out("focusllm_model_detokenize", model, buffer, buffer_len, out_len, |m| {
-        // SAFETY: the caller's array of n_tokens ids is readable for this call (or NULL, checked).
-        let tokens = unsafe { slice_arg(tokens, n_tokens, "tokens") }?;
+        // SAFETY: the caller's array of n_tokens ids is readable for this call (or NULL,
+        // checked); a Token is an i32 (repr(transparent)), so the ids read as tokens.
+        let tokens = unsafe { slice_arg(tokens.cast::<Token>(), n_tokens, "tokens") }?;
         Ok(m.detokenize(tokens, render_special)?)
     })
 }

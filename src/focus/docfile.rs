@@ -106,7 +106,7 @@ impl Document {
         h.0.extend_from_slice(self.text.as_bytes());
         h.u32(count("prefix tokens", self.prefix.len())?);
         for &token in &self.prefix {
-            h.0.extend_from_slice(&token.to_le_bytes());
+            h.0.extend_from_slice(&token.0.to_le_bytes());
         }
         h.u64(self.n_tokens as u64);
         h.u32(count("chunks", self.store.chunks.len())?);
@@ -328,7 +328,7 @@ fn parse_header(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     let n_prefix = r.u32()?;
     let mut prefix = Vec::new();
     for _ in 0..n_prefix {
-        prefix.push(r.i32()?);
+        prefix.push(Token(r.i32()?));
     }
     let n_tokens = usize::try_from(r.u64()?).map_err(|_| "token count too large".to_string())?;
     let n_chunks = r.u32()?;

@@ -131,7 +131,7 @@ impl DocumentKey {
 fn model_identity(model: &Model) -> Result<String> {
     let mut vocab = crc32fast::Hasher::new();
     for token in 0..model.n_vocab() {
-        vocab.update(&model.token_to_piece(token as Token, true)?);
+        vocab.update(&model.token_to_piece(Token(token as i32), true)?);
         vocab.update(&[0]);
     }
     Ok(format!(

@@ -41,10 +41,9 @@ impl Finished<'_> {
     /// negative log-likelihood of "question, then the start of an answer" (query likelihood,
     /// as in zero-shot passage re-ranking).
     ///
-    /// Entropy alone was fooled by chunks where the model is sure of any next token: on the
-    /// 32K needle in prose, such a chunk outscored the needle's (1.78 against 1.71 nats),
-    /// while the question's likelihood separated them by 33 nats (25.8 against 58.7 for the
-    /// next best).
+    /// Entropy alone was fooled by chunks where the model is sure of any next token, while
+    /// the question's likelihood separated the needle's chunk from the rest by tens of nats
+    /// (the 32K needle in prose: bench/README.md, "Passkey and needle retrieval").
     pub fn score(&self) -> f32 {
         self.prompt_nll + self.entropy
     }
@@ -136,7 +135,7 @@ pub(crate) fn scan(
                 let log_probs = log_softmax(ctx.logits(row)?);
                 let lane = &mut lanes[lane_index];
                 if let Some(&next) = lane.tokens.get(at + 1) {
-                    let log_p = usize::try_from(next).ok().and_then(|t| log_probs.get(t));
+                    let log_p = next.index().and_then(|t| log_probs.get(t));
                     lane.nll -= f64::from(
                         *log_p.ok_or_else(|| Error::Internal(format!("token {next} outside the vocabulary")))?,
                     );

@@ -57,7 +57,7 @@ pub(crate) struct StoredChunk {
 pub(crate) fn tokens_crc(tokens: &[Token]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     for token in tokens {
-        hasher.update(&token.to_le_bytes());
+        hasher.update(&token.0.to_le_bytes());
     }
     hasher.finalize()
 }

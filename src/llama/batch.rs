@@ -81,7 +81,7 @@ impl Batch {
         // has this index; seq_id[row] was allocated with max_ids_per_row entries and
         // raw_ids.len() <= that.
         unsafe {
-            *self.raw.token.add(row) = token;
+            *self.raw.token.add(row) = token.0;
             *self.raw.pos.add(row) = pos;
             *self.raw.n_seq_id.add(row) = raw_ids.len() as i32;
             let ids = *self.raw.seq_id.add(row);

@@ -1,6 +1,6 @@
-//! Sequence ids and positions as their own types: llama.cpp takes both as `int32_t`, with -1
-//! meaning "all" in its KV calls; here a sequence id, a position and a count cannot be mixed
-//! up, and a range of positions is a Rust range.
+//! Tokens, sequence ids and positions as their own types: llama.cpp takes all three as
+//! `int32_t`, with -1 meaning "all" in its KV calls; here a token, a sequence id, a position
+//! and a count cannot be mixed up, and a range of positions is a Rust range.
 
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
@@ -9,6 +9,24 @@ use llama_cpp_sys_2 as sys;
 
 use super::MAX_SEQUENCES;
 use crate::error::{Error, Result};
+
+/// A token id of the model's vocabulary (llama.cpp's `llama_token`; the C ABI's `int32_t`).
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Token(pub i32);
+
+impl Token {
+    /// The token's index into a row of logits, None for a negative id (not a token).
+    pub fn index(self) -> Option<usize> {
+        usize::try_from(self.0).ok()
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A sequence id inside one context (`0 .. n_seq_max`): which of the parallel sequences a
 /// batch row or a KV call is about.

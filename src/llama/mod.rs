@@ -24,14 +24,12 @@ pub(crate) use context::kv_row_bytes;
 pub use context::{CancelHandle, Context};
 #[cfg(feature = "hf-tokenizer")]
 pub(crate) use gguf_meta::{MetaValue, read_entries as read_gguf_entries};
+pub use ids::Token;
 pub(crate) use ids::{Pos, SeqId};
 pub use info::ModelInfo;
 pub use log_bridge::{LogLevel, LogSink, set_log_sink};
 pub use model::{ChatMessage, Model};
 pub(crate) use sampler::Sampler;
-
-/// A token id of the model's vocabulary.
-pub type Token = i32;
 
 /// llama.cpp allows at most this many sequences in one context (`LLAMA_MAX_SEQ`).
 pub const MAX_SEQUENCES: u32 = 256;

@@ -260,14 +260,14 @@ impl Model {
     pub fn bos(&self) -> Option<Token> {
         // SAFETY: valid vocab pointer.
         let t = unsafe { sys::llama_vocab_bos(self.vocab()) };
-        (t >= 0).then_some(t)
+        (t >= 0).then_some(Token(t))
     }
 
     /// The end-of-sequence token, if the vocabulary has one.
     pub fn eos(&self) -> Option<Token> {
         // SAFETY: valid vocab pointer.
         let t = unsafe { sys::llama_vocab_eos(self.vocab()) };
-        (t >= 0).then_some(t)
+        (t >= 0).then_some(Token(t))
     }
 
     /// Whether the model adds a BOS token when tokenizing with `add_special`.
@@ -279,7 +279,7 @@ impl Model {
     /// Whether `token` ends generation (EOS, EOT, <|im_end|>, ...).
     pub fn is_eog(&self, token: Token) -> bool {
         // SAFETY: valid vocab pointer; llama.cpp range-checks the token.
-        unsafe { sys::llama_vocab_is_eog(self.vocab(), token) }
+        unsafe { sys::llama_vocab_is_eog(self.vocab(), token.0) }
     }
 
     /// Tokenizes `text`. `add_special` adds BOS/EOS as the model wants; `parse_special` turns
@@ -289,17 +289,17 @@ impl Model {
             Error::TooLong(format!("text of {} bytes is more than llama.cpp can tokenize at once (2 GiB)", text.len()))
         })?;
         // Most tokens cover >= 1 byte, so len + 2 (BOS/EOS) is enough nearly always.
-        let mut tokens: Vec<Token> = vec![0; text.len() + 2];
+        let mut tokens: Vec<Token> = vec![Token(0); text.len() + 2];
         for _ in 0..2 {
             let cap = i32::try_from(tokens.len()).unwrap_or(i32::MAX);
             // SAFETY: text points to text_len readable bytes (need not be NUL-terminated);
-            // tokens is writable for `cap` entries.
+            // tokens is writable for `cap` entries, and a Token is an i32 (repr(transparent)).
             let n = unsafe {
                 sys::llama_tokenize(
                     self.vocab(),
                     text.as_ptr() as *const c_char,
                     text_len,
-                    tokens.as_mut_ptr(),
+                    tokens.as_mut_ptr().cast::<sys::llama_token>(),
                     cap,
                     add_special,
                     parse_special,
@@ -312,7 +312,7 @@ impl Model {
                 tokens.truncate(n as usize);
                 return Ok(tokens);
             }
-            tokens.resize(n.unsigned_abs() as usize, 0);
+            tokens.resize(n.unsigned_abs() as usize, Token(0));
         }
         Err(Error::Tokenize("llama_tokenize kept asking for a larger buffer".into()))
     }
@@ -326,7 +326,7 @@ impl Model {
             let cap = i32::try_from(buf.len()).unwrap_or(i32::MAX);
             // SAFETY: buf is writable for cap bytes; llama.cpp does not NUL-terminate.
             let n = unsafe {
-                sys::llama_token_to_piece(self.vocab(), token, buf.as_mut_ptr() as *mut c_char, cap, 0, special)
+                sys::llama_token_to_piece(self.vocab(), token.0, buf.as_mut_ptr() as *mut c_char, cap, 0, special)
             };
             if n >= 0 {
                 buf.truncate(n as usize);
@@ -342,9 +342,7 @@ impl Model {
     /// dropping them. Errors on a token id outside the vocabulary.
     pub fn detokenize(&self, tokens: &[Token], unparse_special: bool) -> Result<String> {
         let n_vocab = self.n_vocab();
-        if let Some((i, bad)) =
-            tokens.iter().enumerate().find(|(_, t)| usize::try_from(**t).map_or(true, |t| t >= n_vocab))
-        {
+        if let Some((i, bad)) = tokens.iter().enumerate().find(|(_, t)| t.index().is_none_or(|t| t >= n_vocab)) {
             return Err(Error::InvalidInput(format!(
                 "token {bad} (at index {i}) is outside the model's vocabulary 0..{n_vocab}"
             )));
@@ -354,11 +352,12 @@ impl Model {
         let mut buf = vec![0u8; tokens.len() * 8 + 16];
         for _ in 0..2 {
             let cap = i32::try_from(buf.len()).unwrap_or(i32::MAX);
-            // SAFETY: tokens is readable for n_tokens entries, buf writable for cap bytes.
+            // SAFETY: tokens is readable for n_tokens entries (a Token is an i32,
+            // repr(transparent)), buf writable for cap bytes.
             let n = unsafe {
                 sys::llama_detokenize(
                     self.vocab(),
-                    tokens.as_ptr(),
+                    tokens.as_ptr().cast::<sys::llama_token>(),
                     n_tokens,
                     buf.as_mut_ptr() as *mut c_char,
                     cap,

@@ -38,7 +38,7 @@ impl Sampler {
         let sampler = Sampler { chain };
         if !params.logit_bias.is_empty() {
             let biases: Vec<sys::llama_logit_bias> =
-                params.logit_bias.iter().map(|b| sys::llama_logit_bias { token: b.token, bias: b.bias }).collect();
+                params.logit_bias.iter().map(|b| sys::llama_logit_bias { token: b.token.0, bias: b.bias }).collect();
             // At most MAX_LOGIT_BIAS entries (validated), so the count fits an i32.
             let n_biases = i32::try_from(biases.len()).unwrap_or(i32::MAX);
             // SAFETY: `biases` holds n_biases entries, read (copied) during the call only; every
@@ -95,7 +95,7 @@ impl Sampler {
     /// Records `token` in the history (for penalties) without sampling it.
     pub(crate) fn accept(&mut self, token: Token) {
         // SAFETY: valid chain.
-        unsafe { sys::llama_sampler_accept(self.chain.as_ptr(), token) };
+        unsafe { sys::llama_sampler_accept(self.chain.as_ptr(), token.0) };
     }
 
     /// Samples the next token from the logits of batch row `row` of the last decode, and
@@ -104,7 +104,7 @@ impl Sampler {
         ctx.check_logits_row(row)?;
         // SAFETY: valid chain and context; check_logits_row verified that `row` produced logits
         // in the last decode, so llama.cpp reads an existing output row.
-        Ok(unsafe { sys::llama_sampler_sample(self.chain.as_ptr(), ctx.raw(), row as i32) })
+        Ok(Token(unsafe { sys::llama_sampler_sample(self.chain.as_ptr(), ctx.raw(), row as i32) }))
     }
 
     /// Samples from a caller-provided logit vector (used by strategies that combine the logits
@@ -113,7 +113,7 @@ impl Sampler {
         let mut data: Vec<sys::llama_token_data> = logits
             .iter()
             .enumerate()
-            .map(|(id, &logit)| sys::llama_token_data { id: id as Token, logit, p: 0.0 })
+            .map(|(id, &logit)| sys::llama_token_data { id: id as sys::llama_token, logit, p: 0.0 })
             .collect();
         let mut array =
             sys::llama_token_data_array { data: data.as_mut_ptr(), size: data.len(), selected: -1, sorted: false };
@@ -126,7 +126,7 @@ impl Sampler {
         // SAFETY: selected < size; the chain may have reordered/truncated data in place but keeps
         // `data` pointing at valid entries.
         let token = unsafe { (*array.data.add(selected)).id };
-        self.accept(token);
-        Ok(token)
+        self.accept(Token(token));
+        Ok(Token(token))
     }
 }

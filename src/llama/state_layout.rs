@@ -382,10 +382,10 @@ mod tests {
     /// `single_stream`, continuing exactly as if the tokens had been decoded there.
     #[test]
     fn a_split_kv_state_moves_into_a_single_stream_context() {
-        use crate::llama::{Batch, Context, Model, Pos, SeqId, test_model_path};
+        use crate::llama::{Batch, Context, Model, Pos, SeqId, Token, test_model_path};
         use crate::params::{ContextParams, ModelParams};
 
-        fn decode(ctx: &mut Context, tokens: &[i32], seq: usize, start: usize) -> usize {
+        fn decode(ctx: &mut Context, tokens: &[Token], seq: usize, start: usize) -> usize {
             let mut batch = Batch::new(tokens.len(), 1).unwrap();
             let mut row = 0;
             for (i, &token) in tokens.iter().enumerate() {

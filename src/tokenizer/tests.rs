@@ -9,6 +9,7 @@ use super::GgufTokenizer;
 use super::meta::VocabMeta;
 use crate::error::Error;
 use crate::llama::MetaValue as Value;
+use crate::llama::Token;
 
 const MERGES: &[&str] = &["h e", "l l", "he ll", "hell o", "Ġ w", "! !"];
 
@@ -23,8 +24,8 @@ fn tokens() -> Vec<String> {
     t
 }
 
-fn id(text: &str) -> i32 {
-    tokens().iter().position(|t| t == text).expect(text) as i32
+fn id(text: &str) -> Token {
+    Token(tokens().iter().position(|t| t == text).expect(text) as i32)
 }
 
 fn pairs(overrides: &[(&str, Option<Value>)]) -> Vec<(String, Value)> {
@@ -85,9 +86,9 @@ fn applies_merges_by_rank() {
 fn control_tokens_only_with_parse_special() {
     let t = build(&[]).unwrap();
     let text = "<|im_start|>hello";
-    assert_eq!(t.encode(text, false, true).unwrap(), [0, id("hello")]);
+    assert_eq!(t.encode(text, false, true).unwrap(), [Token(0), id("hello")]);
     let plain = t.encode(text, false, false).unwrap();
-    assert!(!plain.contains(&0), "{plain:?}");
+    assert!(!plain.contains(&Token(0)), "{plain:?}");
     assert_eq!(plain.len(), 12 + 1, "each byte of <|im_start|>, then hello");
 }
 
@@ -95,7 +96,7 @@ fn control_tokens_only_with_parse_special() {
 fn user_defined_tokens_always() {
     let t = build(&[]).unwrap();
     for parse_special in [false, true] {
-        assert_eq!(t.encode("hello<tool>", false, parse_special).unwrap(), [id("hello"), 2]);
+        assert_eq!(t.encode("hello<tool>", false, parse_special).unwrap(), [id("hello"), Token(2)]);
     }
 }
 
@@ -116,10 +117,10 @@ fn bos_and_eos_follow_the_metadata() {
         ("tokenizer.ggml.add_eos_token", Some(Value::Bool(true))),
     ])
     .unwrap();
-    assert_eq!((t.bos_token(), t.eos_token()), (Some(0), Some(1)));
-    assert_eq!(t.encode("hello", true, false).unwrap(), [0, id("hello"), 1]);
+    assert_eq!((t.bos_token(), t.eos_token()), (Some(Token(0)), Some(Token(1))));
+    assert_eq!(t.encode("hello", true, false).unwrap(), [Token(0), id("hello"), Token(1)]);
     assert_eq!(t.encode("hello", false, false).unwrap(), [id("hello")]);
-    assert_eq!(t.encode("", true, false).unwrap(), [0, 1]);
+    assert_eq!(t.encode("", true, false).unwrap(), [Token(0), Token(1)]);
     assert_eq!(t.count_tokens("hello").unwrap(), 1, "counts exclude BOS/EOS");
 }
 

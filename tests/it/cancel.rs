@@ -47,7 +47,7 @@ fn cancel_between_tokens_then_the_context_works_again() {
     let prompt = Prompt::Text("Count: 1, 2, 3, 4, 5, 6,".into());
     let params = GenerateParams { max_tokens: 400, ..Default::default() };
     let mut pieces = 0;
-    let mut on_piece = |_: &str, _: &[i32]| {
+    let mut on_piece = |_: &str, _: &[focusllm::Token]| {
         pieces += 1;
         let _ = first_piece_tx.send(());
         true

@@ -25,7 +25,10 @@ fn params() -> GenerateParams {
 }
 
 fn quiet() -> Observer<'static> {
-    Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
+    Observer {
+        on_piece: Box::leak(Box::new(|_: &str, _: &[focusllm::Token]| true)),
+        on_progress: Box::leak(Box::new(|_| true)),
+    }
 }
 
 fn ingest(session: &mut Session, text: &str, budget: u64) -> Document {

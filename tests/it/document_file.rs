@@ -41,7 +41,10 @@ fn saved(session: &mut Session, dir: &Path) -> PathBuf {
 }
 
 fn quiet() -> Observer<'static> {
-    Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
+    Observer {
+        on_piece: Box::leak(Box::new(|_: &str, _: &[focusllm::Token]| true)),
+        on_progress: Box::leak(Box::new(|_| true)),
+    }
 }
 
 /// `name.<pid>...partial` files left in `dir` for `name`.

@@ -294,7 +294,7 @@ fn run(mutation: &Mutation) -> Result<Outcome, String> {
         Err(other) => return Err(format!("refused as {other:?}, not as a damaged file")),
         Ok(document) => {
             let params = GenerateParams { max_tokens: 1, ..Default::default() };
-            let quiet = Observer { on_piece: &mut |_: &str, _: &[i32]| true, on_progress: &mut |_| true };
+            let quiet = Observer { on_piece: &mut |_: &str, _: &[focusllm::Token]| true, on_progress: &mut |_| true };
             match fixture.session.ask_document(&document, "Who is the keeper?", &params, quiet) {
                 Ok(_) => Outcome::LoadedAndAnswered,
                 Err(Error::DocumentFile { .. }) => Outcome::LoadedThenRefused,

@@ -18,7 +18,7 @@ fn run(
     params: &GenerateParams,
 ) -> (focusllm::Result<focusllm::Generation>, Vec<String>) {
     let mut pieces = Vec::new();
-    let mut on_piece = |text: &str, _tokens: &[i32]| {
+    let mut on_piece = |text: &str, _tokens: &[focusllm::Token]| {
         pieces.push(text.to_string());
         true
     };
@@ -78,7 +78,10 @@ fn bad_prompts_are_typed_errors() {
     let params = GenerateParams::default();
     assert!(matches!(run(&mut ctx, &Prompt::Text(String::new()), &params).0, Err(Error::InvalidInput(_))));
     assert!(matches!(run(&mut ctx, &Prompt::Tokens(vec![]), &params).0, Err(Error::InvalidInput(_))));
-    assert!(matches!(run(&mut ctx, &Prompt::Tokens(vec![999_999]), &params).0, Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        run(&mut ctx, &Prompt::Tokens(vec![focusllm::Token(999_999)]), &params).0,
+        Err(Error::InvalidInput(_))
+    ));
     assert!(matches!(run(&mut ctx, &Prompt::Chat(vec![]), &params).0, Err(Error::InvalidInput(_))));
     let long = "The grass is green. ".repeat(200);
     match run(&mut ctx, &Prompt::Text(long), &params).0 {

@@ -35,7 +35,10 @@ fn params() -> GenerateParams {
 }
 
 fn quiet() -> Observer<'static> {
-    Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
+    Observer {
+        on_piece: Box::leak(Box::new(|_: &str, _: &[focusllm::Token]| true)),
+        on_progress: Box::leak(Box::new(|_| true)),
+    }
 }
 
 fn passkey(model: &Model) -> tasks::Case {

@@ -35,7 +35,7 @@ fn params(max_tokens: u32, sampler: SamplerParams) -> GenerateParams {
 }
 
 /// How many generated tokens repeat one generated before.
-fn repeats(tokens: &[i32]) -> usize {
+fn repeats(tokens: &[focusllm::Token]) -> usize {
     let mut seen = std::collections::HashSet::new();
     tokens.iter().filter(|t| !seen.insert(**t)).count()
 }
@@ -112,7 +112,10 @@ fn logit_bias_bans_and_forces_tokens() {
 #[test]
 fn a_bias_for_a_token_outside_the_vocabulary_is_refused_with_its_value() {
     let model = model();
-    let bad = SamplerParams { logit_bias: vec![LogitBias { token: 49152, bias: 1.0 }], ..SamplerParams::default() };
+    let bad = SamplerParams {
+        logit_bias: vec![LogitBias { token: focusllm::Token(49152), bias: 1.0 }],
+        ..SamplerParams::default()
+    };
     let mut ctx = context(&model);
     let err = generate(
         &mut ctx,
@@ -137,7 +140,7 @@ fn logprobs_are_sorted_normalised_and_name_the_chosen_token() {
     let mut order: Vec<String> = Vec::new();
     let generation = {
         let mut ctx = context(&model);
-        let mut on_piece = |_: &str, tokens: &[i32]| {
+        let mut on_piece = |_: &str, tokens: &[focusllm::Token]| {
             order.push(format!("piece {tokens:?}"));
             true
         };
@@ -178,7 +181,7 @@ fn the_logprobs_callback_can_stop_generation() {
         calls += 1;
         calls < 3
     };
-    let (mut on_piece, mut on_progress) = (|_: &str, _: &[i32]| true, |_| true);
+    let (mut on_piece, mut on_progress) = (|_: &str, _: &[focusllm::Token]| true, |_| true);
     let observer = Observer { on_piece: &mut on_piece, on_progress: &mut on_progress };
     let generation = generate(&mut ctx, &prompt, &wanted, observer.with_logprobs(&mut on_logprobs)).unwrap();
     assert_eq!(generation.finish, focusllm::FinishReason::CallerStopped);

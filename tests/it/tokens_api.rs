@@ -17,11 +17,11 @@ fn tokenize_and_detokenize_round_trip() {
     {
         let tokens = model.tokenize(text, false, false).unwrap();
         assert!(!tokens.is_empty(), "{text:?}");
-        assert!(tokens.iter().all(|&t| t >= 0 && (t as usize) < model.n_vocab()));
+        assert!(tokens.iter().all(|t| t.index().is_some_and(|i| i < model.n_vocab())));
         assert_eq!(model.detokenize(&tokens, false).unwrap(), text);
         assert_eq!(model.count_tokens(text, false, false).unwrap(), tokens.len());
     }
-    assert_eq!(model.tokenize("", false, false).unwrap(), Vec::<i32>::new());
+    assert_eq!(model.tokenize("", false, false).unwrap(), Vec::<focusllm::Token>::new());
     assert_eq!(model.count_tokens("", false, false).unwrap(), 0);
 }
 
@@ -55,10 +55,10 @@ fn special_tokens_on_and_off() {
 #[test]
 fn detokenize_names_a_token_outside_the_vocabulary() {
     let model = model();
-    let err = model.detokenize(&[1, 49152], false).unwrap_err();
+    let err = model.detokenize(&[focusllm::Token(1), focusllm::Token(49152)], false).unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
     assert!(err.to_string().contains("token 49152 (at index 1) is outside the model's vocabulary 0..49152"), "{err}");
-    let err = model.detokenize(&[-5], false).unwrap_err();
+    let err = model.detokenize(&[focusllm::Token(-5)], false).unwrap_err();
     assert!(err.to_string().contains("token -5 (at index 0)"), "{err}");
 }
 
@@ -92,7 +92,7 @@ fn metadata_matches_the_gguf_file() {
     assert!(info.has_chat_template);
     assert!(info.description.contains("llama"), "{}", info.description);
     // BOS and EOS as the GGUF file records them.
-    let id = |key: &str| model.meta_str(key).and_then(|v| v.parse::<i32>().ok());
+    let id = |key: &str| model.meta_str(key).and_then(|v| v.parse::<i32>().ok()).map(focusllm::Token);
     assert_eq!(info.bos, id("tokenizer.ggml.bos_token_id"));
     assert_eq!(info.eos, id("tokenizer.ggml.eos_token_id"));
     assert!(info.bos.is_some() && info.eos.is_some(), "{info:?}");

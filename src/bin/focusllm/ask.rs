@@ -165,7 +165,7 @@ pub(crate) fn run(args: AskArgs) -> Result<(), String> {
             bar.set(p.done);
             true
         };
-        let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
+        let mut on_piece = |text: &str, _tokens: &[focusllm::Token]| print_piece(text);
         let mut on_logprobs = |entry: &focusllm::TokenLogprobs| crate::print_logprobs(&model, entry);
         let observer =
             Observer { on_piece: &mut on_piece, on_progress: &mut on_progress }.with_logprobs(&mut on_logprobs);

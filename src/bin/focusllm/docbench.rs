@@ -165,7 +165,10 @@ fn ask(session: &mut Session, document: &str, question: &str, params: &GenerateP
 }
 
 fn quiet() -> Observer<'static> {
-    Observer { on_piece: Box::leak(Box::new(|_: &str, _: &[i32]| true)), on_progress: Box::leak(Box::new(|_| true)) }
+    Observer {
+        on_piece: Box::leak(Box::new(|_: &str, _: &[focusllm::Token]| true)),
+        on_progress: Box::leak(Box::new(|_| true)),
+    }
 }
 
 fn row(step: String, index: usize, seconds: f64, speedup: Option<f64>, case: &Case, answer: &Answer) -> Row {

@@ -257,12 +257,12 @@ fn parse_logit_bias(text: &str) -> Result<LogitBias, String> {
     if token < 0 || bias.is_nan() || bias == f32::INFINITY {
         return Err(format!("{text:?}: the token must be >= 0 and the bias a number or -inf"));
     }
-    Ok(LogitBias { token, bias })
+    Ok(LogitBias { token: focusllm::Token(token), bias })
 }
 
 /// Prints one generated token's log-probabilities (for --top-logprobs) to standard error.
 pub(crate) fn print_logprobs(model: &focusllm::Model, entry: &focusllm::TokenLogprobs) -> bool {
-    let piece = |token: i32| {
+    let piece = |token: focusllm::Token| {
         let bytes = model.token_to_piece(token, true).unwrap_or_default();
         format!("{:?}", String::from_utf8_lossy(&bytes))
     };
@@ -462,7 +462,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), String> {
         bar.set(p.done);
         true
     };
-    let mut on_piece = |text: &str, _tokens: &[i32]| print_piece(text);
+    let mut on_piece = |text: &str, _tokens: &[focusllm::Token]| print_piece(text);
     let model = ctx.model().clone();
     let mut on_logprobs = |entry: &focusllm::TokenLogprobs| print_logprobs(&model, entry);
     let observer = Observer { on_piece: &mut on_piece, on_progress: &mut on_progress }.with_logprobs(&mut on_logprobs);
