@@ -433,6 +433,16 @@ typedef struct focusllm_session_params {
      * one needs flash attention AUTO or ENABLED).
      */
     focusllm_kv_type type_v;
+    /**
+     * FOCUS reads, of the top_chunks best, only those scored within this many nats of the
+     * best one (>= 0; INFINITY reads them all; default 8).
+     */
+    float read_gap;
+    /**
+     * FOCUS reads the best chunk's most relevant passage again right before the question
+     * (default true).
+     */
+    bool zoom;
 } focusllm_session_params;
 
 /**

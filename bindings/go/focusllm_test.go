@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -554,6 +555,19 @@ func TestBadInputs(t *testing.T) {
 	sp.FlashAttention = FlashAttentionDisabled
 	_, err = NewSession(model, sp)
 	wantStatus(t, err, StatusInvalidParam, "type_v q4_0 (a quantized V cache) needs flash attention")
+	sp = smallParams()
+	if d := DefaultSessionParams(); d.ReadGap != 8 || !d.Zoom {
+		t.Errorf("default ReadGap %v, Zoom %v; want 8 and true", d.ReadGap, d.Zoom)
+	}
+	sp.ReadGap = -1
+	_, err = NewSession(model, sp)
+	wantStatus(t, err, StatusInvalidParam, "read_gap must be a number of nats >= 0 (or infinity), got -1")
+	sp.ReadGap, sp.Zoom = float32(math.Inf(1)), false
+	readsAll, err := NewSession(model, sp)
+	if err != nil {
+		t.Fatalf("ReadGap +Inf, Zoom false: %v", err)
+	}
+	readsAll.Close()
 }
 
 func TestOneCallAtATime(t *testing.T) {

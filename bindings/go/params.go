@@ -97,6 +97,10 @@ type SessionParams struct {
 	UseChatTemplate bool
 	TypeK           KVType // element type of the K cache (default KVTypeF16)
 	TypeV           KVType // element type of the V cache (default KVTypeF16; quantized needs flash attention)
+	// ReadGap: StrategyFocus reads, of the TopChunks best, those scored within this many nats
+	// of the best (>= 0; math.Inf(1) reads them all).
+	ReadGap float32
+	Zoom    bool // StrategyFocus reads the best chunk's most relevant passage again before the question
 }
 
 // GenerateParams is what a run generates. Start from DefaultGenerateParams (a nil
@@ -166,6 +170,8 @@ func DefaultSessionParams() SessionParams {
 		UseChatTemplate: bool(c.use_chat_template),
 		TypeK:           KVType(c.type_k),
 		TypeV:           KVType(c.type_v),
+		ReadGap:         float32(c.read_gap),
+		Zoom:            bool(c.zoom),
 	}
 }
 
@@ -237,6 +243,8 @@ func (p *SessionParams) toC(c *C.focusllm_session_params) error {
 		c.use_chat_template = C.bool(p.UseChatTemplate)
 		c.type_k = C.focusllm_kv_type(p.TypeK)
 		c.type_v = C.focusllm_kv_type(p.TypeV)
+		c.read_gap = C.float(p.ReadGap)
+		c.zoom = C.bool(p.Zoom)
 	}
 	return nil
 }

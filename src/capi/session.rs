@@ -165,12 +165,18 @@ pub struct focusllm_session_params {
     /// A FOCUSLLM_KV_TYPE_* value: the element type of the V cache (default F16; a quantized
     /// one needs flash attention AUTO or ENABLED).
     pub type_v: focusllm_kv_type,
+    /// FOCUS reads, of the top_chunks best, only those scored within this many nats of the
+    /// best one (>= 0; INFINITY reads them all; default 8).
+    pub read_gap: f32,
+    /// FOCUS reads the best chunk's most relevant passage again right before the question
+    /// (default true).
+    pub zoom: bool,
 }
 
 versioned!(
     focusllm_session_params,
     focusllm_session_params::from_rust(&SessionParams::default()),
-    versions = &[15, 18],
+    versions = &[15, 18, 20],
     [
         n_ctx,
         n_batch,
@@ -190,6 +196,8 @@ versioned!(
         _reserved,
         type_k,
         type_v,
+        read_gap,
+        zoom,
     ]
 );
 
@@ -226,6 +234,8 @@ impl focusllm_session_params {
             _reserved: [0; 7],
             type_k: kv_type_to_c(c.type_k),
             type_v: kv_type_to_c(c.type_v),
+            read_gap: f.read_gap,
+            zoom: f.zoom,
         }
     }
 
@@ -270,6 +280,8 @@ impl focusllm_session_params {
                 fusion_beta: self.fusion_beta,
                 candidate_cells: self.candidate_cells,
                 use_chat_template: self.use_chat_template,
+                read_gap: self.read_gap,
+                zoom: self.zoom,
                 ..FocusParams::default()
             },
         })
@@ -368,9 +380,18 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_session_params>();
-        assert_eq!(size_of::<focusllm_session_params>(), 80);
+        assert_eq!(size_of::<focusllm_session_params>(), 88);
         // The first version's size: its struct_size reads the first 15 fields only.
         assert_eq!(std::mem::offset_of!(focusllm_session_params, type_k), 72);
+        // The second version's (80 bytes) ends before read_gap.
+        assert_eq!(std::mem::offset_of!(focusllm_session_params, read_gap), 80);
+    }
+
+    #[test]
+    fn read_gap_and_zoom_reach_the_engine() {
+        let c = <focusllm_session_params as sized::Versioned>::defaults();
+        let focus = focusllm_session_params { read_gap: f32::INFINITY, zoom: false, ..c }.to_rust().unwrap().focus;
+        assert_eq!((focus.read_gap, focus.zoom), (f32::INFINITY, false));
     }
 
     #[test]

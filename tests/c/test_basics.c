@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ static void test_default_params_and_struct_size(void) {
     CHECK(sp.strategy == FOCUSLLM_STRATEGY_FOCUS && sp.flash_attention == FOCUSLLM_FLASH_ATTENTION_AUTO);
     CHECK(sp.type_k == FOCUSLLM_KV_TYPE_F16 && sp.type_v == FOCUSLLM_KV_TYPE_F16);
     CHECK(sp.top_chunks == 2 && sp.use_chat_template);
+    CHECK(sp.read_gap == 8.0f && sp.zoom);
     CHECK_OK(focusllm_generate_default_params(&gp, sizeof gp));
     CHECK(gp.struct_size == sizeof gp && gp.max_tokens == 256 && gp.temperature == 0.0f);
     CHECK(gp.stop == NULL && gp.n_stop == 0 && gp.top_k == 40 && gp.seed == 42 && !gp.render_special);
@@ -260,6 +262,16 @@ static void test_model_facts_and_session_params(void) {
     session = NULL;
     sp.type_k = FOCUSLLM_KV_TYPE_F16;
     sp.flash_attention = FOCUSLLM_FLASH_ATTENTION_AUTO;
+    sp.read_gap = -1.0f;
+    CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM,
+                "read_gap must be a number of nats >= 0 (or infinity), got -1");
+    sp.read_gap = INFINITY; /* read every kept chunk */
+    sp.zoom = false;
+    CHECK_OK(focusllm_session_new(model, &sp, &session));
+    focusllm_session_free(session);
+    session = NULL;
+    sp.read_gap = 8.0f;
+    sp.zoom = true;
     sp.top_chunks = 0;
     CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM, "top_chunks");
     sp.top_chunks = 2;

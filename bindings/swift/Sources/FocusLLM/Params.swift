@@ -67,6 +67,11 @@ public struct SessionParams: Sendable {
     public var typeK: KVType
     /// Element type of the V cache (default f16; a quantized one needs flash attention).
     public var typeV: KVType
+    /// The focus strategy reads, of the topChunks best, those scored within this many nats of
+    /// the best (>= 0; .infinity reads them all).
+    public var readGap: Float
+    /// The focus strategy reads the best chunk's most relevant passage again before the question.
+    public var zoom: Bool
 
     public init() {
         var c = focusllm_session_params()
@@ -88,6 +93,8 @@ public struct SessionParams: Sendable {
         useChatTemplate = c.use_chat_template
         typeK = KVType(rawValue: c.type_k) ?? .f16
         typeV = KVType(rawValue: c.type_v) ?? .f16
+        readGap = c.read_gap
+        zoom = c.zoom
     }
 
     func cValue() throws -> focusllm_session_params {
@@ -110,6 +117,8 @@ public struct SessionParams: Sendable {
         c.use_chat_template = useChatTemplate
         c.type_k = typeK.rawValue
         c.type_v = typeV.rawValue
+        c.read_gap = readGap
+        c.zoom = zoom
         return c
     }
 }

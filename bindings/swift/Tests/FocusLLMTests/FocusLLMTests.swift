@@ -122,6 +122,13 @@ final class FocusLLMTests: XCTestCase {
             XCTAssertEqual((error as? FocusLLMError)?.status, .invalidParam)
             XCTAssertTrue((error as? FocusLLMError)?.message.contains("n_threads") ?? false)
         }
+        var gap = SessionParams()
+        XCTAssertEqual(gap.readGap, 8)
+        XCTAssertTrue(gap.zoom)
+        gap.readGap = -1
+        XCTAssertThrowsError(try Session(model: try loadModel(), params: gap)) { error in
+            XCTAssertTrue((error as? FocusLLMError)?.message.contains("read_gap") ?? false)
+        }
     }
 
     // README.md's Swift snippet, line for line (scripts/test-bindings.sh checks that it is),
