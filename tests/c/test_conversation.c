@@ -41,6 +41,10 @@ static focusllm_session *new_session(uint32_t window) {
     focusllm_session_default_params(&params, sizeof params);
     params.n_threads = 1;
     params.window = window;
+    /* Small batches in quick mode (valgrind): llama.cpp builds its compute graph for
+     * n_ubatch tokens whenever a context is made. */
+    params.n_batch = quick ? 64 : 2048;
+    params.n_ubatch = quick ? 64 : 512;
     focusllm_session *session = NULL;
     CHECK_OK(focusllm_session_new(model, &params, &session));
     return session;

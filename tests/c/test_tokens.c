@@ -17,6 +17,7 @@
 
 static focusllm_model *model;
 static uint32_t n_generate = 4;
+static bool quick;
 
 static focusllm_str str(const char *text) {
     focusllm_str s = {text, strlen(text)};
@@ -256,6 +257,10 @@ static void test_sampling_fields(void) {
     CHECK_OK(focusllm_session_default_params(&sp, sizeof sp));
     sp.n_threads = 1;
     sp.n_ctx = 256;
+    /* Small batches in quick mode: llama.cpp sizes (and, under valgrind, slowly builds) its
+     * compute graph and output buffer for n_ubatch tokens whenever a context is made. */
+    sp.n_batch = quick ? 64 : 512;
+    sp.n_ubatch = quick ? 64 : 512;
     focusllm_session *session = NULL;
     CHECK_OK(focusllm_session_new(model, &sp, &session));
 
@@ -355,12 +360,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODEL.gguf SCRATCH_DIR\n", argv[0]);
         return 2;
     }
-    const char *quick = getenv("FOCUSLLM_TEST_QUICK");
-    if (quick == NULL || quick[0] == '\0') {
-        n_generate = 10;
-    } else {
-        n_generate = 2;
-    }
+    const char *quick_env = getenv("FOCUSLLM_TEST_QUICK");
+    quick = quick_env != NULL && quick_env[0] != '\0';
+    n_generate = quick ? 2 : 10;
     focusllm_model_params mp;
     CHECK_OK(focusllm_model_default_params(&mp, sizeof mp));
     CHECK_OK(focusllm_model_load(argv[1], strlen(argv[1]), &mp, NULL, NULL, &model));
