@@ -727,7 +727,10 @@ fn c_entry_points() {
         (focusllm_session_params { local_len: u32::MAX, ..sp }, "local_len must be 0"),
         (focusllm_session_params { prompt_len: u32::MAX, ..sp }, "prompt_len must be 0"),
         (focusllm_session_params { read_gap: f32::NAN, ..sp }, "read_gap must be a number of nats >= 0"),
-        (focusllm_session_params { read_gap: -1.0, ..sp }, "read_gap must be a number of nats >= 0 (or infinity), got -1"),
+        (
+            focusllm_session_params { read_gap: -1.0, ..sp },
+            "read_gap must be a number of nats >= 0 (or infinity), got -1",
+        ),
         (focusllm_session_params { top_chunks: 0, ..sp }, "top_chunks must be in 1..=64, got 0"),
         (focusllm_session_params { top_chunks: 65, ..sp }, "got 65"),
         (focusllm_session_params { wave_size: 0, ..sp }, "wave_size must be in 1..=254, got 0"),
