@@ -282,7 +282,6 @@ impl focusllm_session_params {
                 use_chat_template: self.use_chat_template,
                 read_gap: self.read_gap,
                 zoom: self.zoom,
-                ..FocusParams::default()
             },
         })
     }
