@@ -72,6 +72,12 @@
 #define FOCUSLLM_ABI_VERSION 1
 
 /**
+ * Longest input, in tokens, that FOCUSLLM_DIRECT_WHEN_FITS_AUTO runs as plain generation.
+ * (A literal, for cbindgen; a unit test keeps it equal to the engine's.)
+ */
+#define FOCUSLLM_AUTO_DIRECT_MAX_TOKENS 2048
+
+/**
  * What a fallible focusllm function returns. FOCUSLLM_STATUS_OK (0) is success; every other
  * value is a failure whose message focusllm_last_error_message() gives on the same thread.
  * The numbers never change: new statuses get new numbers, retired ones are not reused. A
@@ -350,6 +356,12 @@ typedef int32_t focusllm_strategy;
 typedef int32_t focusllm_kv_type;
 
 /**
+ * Whether a document that fits the window together with the answer is read as one plain
+ * prompt or in chunks.
+ */
+typedef int32_t focusllm_direct_when_fits;
+
+/**
  * How a session runs. Fill it with focusllm_session_default_params(). Lengths of 0 mean
  * "the default for this model and strategy".
  */
@@ -443,6 +455,14 @@ typedef struct focusllm_session_params {
      * (default true).
      */
     bool zoom;
+    /**
+     * Unused: keeps direct_when_fits out of the previous version's tail padding.
+     */
+    uint8_t _reserved_2[3];
+    /**
+     * A FOCUSLLM_DIRECT_WHEN_FITS_* value (default AUTO).
+     */
+    focusllm_direct_when_fits direct_when_fits;
 } focusllm_session_params;
 
 /**
@@ -773,7 +793,8 @@ typedef struct focusllm_document_info {
      */
     size_t n_tokens;
     /**
-     * Chunks (0 when the text fits the window: questions then run without chunking).
+     * Chunks (0 when the text is read as one plain prompt, see direct_when_fits: questions
+     * then run without chunking).
      */
     size_t n_chunks;
     /**
@@ -877,6 +898,22 @@ typedef int32_t focusllm_role;
  * The paper's candidate tokens: the last candidate_cells KV cells of every chunk are shared.
  */
 #define FOCUSLLM_STRATEGY_CANDIDATE 2
+
+/**
+ * Plain generation up to FOCUSLLM_AUTO_DIRECT_MAX_TOKENS input tokens, chunks above (the
+ * default: past that length chunks were faster and as accurate; see bench/README.md).
+ */
+#define FOCUSLLM_DIRECT_WHEN_FITS_AUTO 0
+
+/**
+ * Plain generation whenever the input and the answer fit the window.
+ */
+#define FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS 1
+
+/**
+ * Chunks whenever there is a document, however short.
+ */
+#define FOCUSLLM_DIRECT_WHEN_FITS_NEVER 2
 
 #define FOCUSLLM_ROLE_USER 0
 

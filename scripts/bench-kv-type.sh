@@ -17,12 +17,7 @@ depths=${DEPTHS:-3}
 doc_tokens=${DOC_TOKENS:-8192}
 types=${TYPES:-f16 q8_0 q4_0}
 threads=${THREADS:-2}
-# The binary is copied so that a rebuild during the run does not change it under the run.
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet --features hf-tokenizer --bin focusllm
-cp target/release/focusllm "$work/focusllm"
-bin=$work/focusllm
+. scripts/bench-binary.sh
 for d in $(seq 0 $((depths - 1))); do
   for t in $types; do
     "$bin" retrieval-bench -t "$threads" --kv-type "$t" --lengths "$length" --depths "$depths" --only-depths "$d" \

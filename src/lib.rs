@@ -60,8 +60,8 @@ pub use generate::{
 };
 pub use llama::{CancelHandle, ChatMessage, Context, LogLevel, LogSink, Model, ModelInfo, Token, set_log_sink};
 pub use params::{
-    ContextParams, FlashAttention, FocusParams, GenerateParams, KvType, LogitBias, ModelParams, SamplerParams,
-    SessionParams, Strategy,
+    AUTO_DIRECT_MAX_TOKENS, ContextParams, DirectWhenFits, FlashAttention, FocusParams, GenerateParams, KvType,
+    LogitBias, ModelParams, SamplerParams, SessionParams, Strategy,
 };
 pub use stream::Utf8Assembler;
 

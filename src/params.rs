@@ -409,6 +409,36 @@ pub enum Strategy {
     Candidate,
 }
 
+/// Whether an input that fits the window together with its answer runs as plain generation
+/// (one sequence over the whole input) or is read in chunks like a longer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirectWhenFits {
+    /// Plain generation for inputs up to [`AUTO_DIRECT_MAX_TOKENS`], chunks above it: a
+    /// single sequence's attention cost grows with the square of its length, and past that
+    /// length the chunked path was faster and as accurate (the table is in bench/README.md).
+    #[default]
+    Auto,
+    /// Plain generation whenever the input and the answer fit the window.
+    Always,
+    /// Chunks whenever the input holds a document, however short.
+    Never,
+}
+
+/// Longest input (in tokens, the chat template included) that [`DirectWhenFits::Auto`] runs as
+/// plain generation.
+pub const AUTO_DIRECT_MAX_TOKENS: usize = 2048;
+
+impl DirectWhenFits {
+    /// Whether an input of `input_tokens` that fits the window runs as plain generation.
+    pub fn prefers_direct(self, input_tokens: usize) -> bool {
+        match self {
+            DirectWhenFits::Always => true,
+            DirectWhenFits::Never => false,
+            DirectWhenFits::Auto => input_tokens <= AUTO_DIRECT_MAX_TOKENS,
+        }
+    }
+}
+
 /// Parameters of the FocusLLM engine. A length of 0 means "the default for this model and
 /// strategy", derived from the window as the README's "How the engine works" section describes.
 #[derive(Debug, Clone, PartialEq)]
@@ -442,6 +472,8 @@ pub struct FocusParams {
     pub candidate_cells: u32,
     /// Wrap document and question in the model's chat template (when it has one).
     pub use_chat_template: bool,
+    /// Plain generation or chunks for an input that fits the window.
+    pub direct_when_fits: DirectWhenFits,
 }
 
 impl Default for FocusParams {
@@ -459,6 +491,7 @@ impl Default for FocusParams {
             fusion_beta: 0.25,
             candidate_cells: 1,
             use_chat_template: true,
+            direct_when_fits: DirectWhenFits::Auto,
         }
     }
 }
@@ -511,6 +544,16 @@ impl SessionParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_when_fits_decides_by_the_setting_and_auto_by_the_length() {
+        for n in [1, AUTO_DIRECT_MAX_TOKENS, AUTO_DIRECT_MAX_TOKENS + 1, 1 << 20] {
+            assert!(DirectWhenFits::Always.prefers_direct(n));
+            assert!(!DirectWhenFits::Never.prefers_direct(n));
+            assert_eq!(DirectWhenFits::Auto.prefers_direct(n), n <= AUTO_DIRECT_MAX_TOKENS, "{n}");
+        }
+        assert_eq!(FocusParams::default().direct_when_fits, DirectWhenFits::Auto);
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -51,6 +51,8 @@ pub struct PlanInput {
     /// Tokens that may be generated; each sequence keeps room for all of them. Zero is allowed
     /// (scoring only).
     pub n_new_tokens: usize,
+    /// Chunk an input that fits the window too (when it holds more than the local context).
+    pub chunk_when_fits: bool,
 }
 
 /// How to chunk: every length is given (the engine derives them from the window and the
@@ -123,7 +125,8 @@ impl ChunkPlan {
 /// Makes the plan.
 ///
 /// **Direct.** When `n_tokens + n_new_tokens <= window` the model runs normally: [`Plan::Direct`]
-/// (the reference code also skips chunking for inputs shorter than the window). Parameter values
+/// (the reference code also skips chunking for inputs shorter than the window), unless
+/// `chunk_when_fits` asks for chunks and there is memory before the local context to cut. Parameter values
 /// that are wrong on their own (zero lengths, `local_tokens > window`, `prompt_tokens > local_tokens`,
 /// `max_seqs_per_wave` outside 1..=256, an empty input, a zero window) are errors even then;
 /// combinations that only matter for chunking are checked only when chunking.
@@ -144,7 +147,8 @@ impl ChunkPlan {
 /// 2000 = 8513 exceeds the model window 8192".
 pub fn plan(input: PlanInput, params: PlanParams) -> Result<Plan> {
     validate(input, params)?;
-    if input.n_tokens.saturating_add(input.n_new_tokens) <= input.window {
+    let fits = input.n_tokens.saturating_add(input.n_new_tokens) <= input.window;
+    if fits && (!input.chunk_when_fits || input.n_tokens <= params.local_tokens) {
         return Ok(Plan::Direct);
     }
     let lengths = check_lengths(input, params)?;
@@ -219,8 +223,9 @@ fn check_lengths(input: PlanInput, params: PlanParams) -> Result<Lengths> {
     Ok(Lengths { local_tokens, chunk_len, prompt_tokens, n_new_tokens: g })
 }
 
-/// Cuts the input according to checked lengths (`local_tokens < n_tokens` holds: the input does
-/// not fit the window but the local sequence does).
+/// Cuts the input according to checked lengths (`local_tokens < n_tokens` holds: either the
+/// input does not fit the window but the local sequence does, or chunks were asked for and
+/// there is memory before the local context).
 fn layout(input: PlanInput, params: PlanParams, lengths: Lengths) -> ChunkPlan {
     let n = input.n_tokens;
     let local = n.saturating_sub(lengths.local_tokens)..n;
@@ -273,7 +278,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(n_tokens: usize, window: usize, n_new_tokens: usize) -> PlanInput {
-        PlanInput { n_tokens, window, n_new_tokens }
+        PlanInput { n_tokens, window, n_new_tokens, chunk_when_fits: false }
     }
 
     /// Lengths as given, waves as large as a context allows beside the local sequence and
@@ -316,6 +321,17 @@ mod tests {
     fn short_input_is_direct() {
         assert_eq!(plan(input(4000, 4096, 96), lengths(512, 512, 128)).ok(), Some(Plan::Direct));
         assert!(matches!(plan(input(4000, 4096, 97), lengths(512, 512, 128)), Ok(Plan::Chunked(_))));
+    }
+
+    #[test]
+    fn a_fitting_input_is_chunked_when_asked() {
+        let asked = PlanInput { chunk_when_fits: true, ..input(2000, 4096, 96) };
+        let c = chunked(plan(asked, lengths(100, 512, 64)));
+        assert_eq!(c.chunks, vec![0..512, 512..1024, 1024..1536, 1536..1900]);
+        assert_eq!(c.local, 1900..2000);
+        // Nothing before the local context: nothing to chunk.
+        let question_only = PlanInput { chunk_when_fits: true, ..input(100, 4096, 96) };
+        assert_eq!(plan(question_only, lengths(100, 512, 64)).ok(), Some(Plan::Direct));
     }
 
     #[test]
@@ -395,7 +411,7 @@ mod tests {
         let n = prop_oneof![1usize..100, 1usize..25_000, 1usize..2_000_000];
         let w = prop_oneof![1usize..64, 1usize..20_000];
         let g = prop_oneof![0usize..8, 0usize..3000];
-        (n, w, g).prop_map(|(n, w, g)| input(n, w, g))
+        (n, w, g, any::<bool>()).prop_map(|(n, w, g, chunk_when_fits)| PlanInput { chunk_when_fits, ..input(n, w, g) })
     }
 
     proptest! {
@@ -405,7 +421,8 @@ mod tests {
         fn chunked_plans_hold_their_invariants(inp in arb_input(), params in arb_params()) {
             let Ok(p) = plan(inp, params) else { return Ok(()) };
             let fits = inp.n_tokens + inp.n_new_tokens <= inp.window;
-            prop_assert_eq!(p == Plan::Direct, fits);
+            let chunkable = inp.chunk_when_fits && inp.n_tokens > params.local_tokens;
+            prop_assert_eq!(p == Plan::Direct, fits && !chunkable);
             let Plan::Chunked(c) = p else { return Ok(()) };
             let l = c.lengths;
 

@@ -38,8 +38,8 @@ type DocumentParams struct {
 type DocumentInfo struct {
 	// Tokens of the document's text.
 	Tokens int
-	// Chunks whose KV was computed (0 when the text fits the window: questions then run
-	// without chunking).
+	// Chunks whose KV was computed (0 when the text is read as one plain prompt, see
+	// SessionParams.DirectWhenFits: questions then run without chunking).
 	Chunks int
 	// InMemory, InFile and NotKept count the chunks whose KV is in memory, in a file (the
 	// spill file or a loaded document's), or not kept (decoded again by each question).
@@ -86,7 +86,8 @@ func newDocument(ptr *C.focusllm_document) *Document {
 
 // Ingest processes text for later questions (see AskDocument): the text is cut into chunks
 // and their KV is computed in parallel batches, once, with the session's settings. A text
-// that fits the window gives a document of no chunks, answered directly. onProgress (may
+// read as one plain prompt (see SessionParams.DirectWhenFits) gives a document of no chunks,
+// answered directly. onProgress (may
 // be nil) receives the decoded tokens (done of total) on the calling goroutine; returning
 // false cancels (StatusCancelled). params nil means DefaultDocumentParams. Cancellation
 // through ctx, panics in onProgress and Close of the session work as in Run. The

@@ -568,6 +568,44 @@ func TestBadInputs(t *testing.T) {
 		t.Fatalf("ReadGap +Inf, Zoom false: %v", err)
 	}
 	readsAll.Close()
+	sp = smallParams()
+	if d := DefaultSessionParams(); d.DirectWhenFits != DirectWhenFitsAuto {
+		t.Errorf("default DirectWhenFits %v; want DirectWhenFitsAuto", d.DirectWhenFits)
+	}
+	sp.DirectWhenFits = 3
+	_, err = NewSession(model, sp)
+	wantStatus(t, err, StatusInvalidParam, "direct_when_fits must be 0 (auto), 1 (always) or 2 (never)")
+}
+
+func TestDirectWhenFitsChoosesPlainOrChunks(t *testing.T) {
+	// About 150 tokens: within the 256-token window with the answer, and longer than the
+	// question, so there is a document to chunk.
+	document := strings.Repeat("The lamp in the hall is green. ", 15)
+	results := map[DirectWhenFits]Result{}
+	for _, mode := range []DirectWhenFits{DirectWhenFitsAlways, DirectWhenFitsNever, DirectWhenFitsAuto} {
+		sp := smallParams()
+		sp.DirectWhenFits = mode
+		s, err := NewSession(model, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Ask(context.Background(), document, "What colour is the lamp?", maxTokens(3), nil)
+		s.Close()
+		if err != nil {
+			t.Fatalf("DirectWhenFits %d: %v", mode, err)
+		}
+		results[mode] = res
+	}
+	if always := results[DirectWhenFitsAlways]; !always.Direct || always.Chunks != 0 {
+		t.Errorf("Always: Direct %v, %d chunks; want plain generation", always.Direct, always.Chunks)
+	}
+	if never := results[DirectWhenFitsNever]; never.Direct || never.Chunks < 1 {
+		t.Errorf("Never: Direct %v, %d chunks; want chunks", never.Direct, never.Chunks)
+	}
+	// Far below AutoDirectMaxTokens: Auto runs it as plain generation.
+	if auto := results[DirectWhenFitsAuto]; !auto.Direct {
+		t.Errorf("Auto on %d tokens: Direct false; want plain generation (threshold %d)", auto.PromptTokens, AutoDirectMaxTokens)
+	}
 }
 
 func TestOneCallAtATime(t *testing.T) {

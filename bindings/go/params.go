@@ -35,6 +35,25 @@ const (
 	KVTypeQ4_0 KVType = C.FOCUSLLM_KV_TYPE_Q4_0
 )
 
+// DirectWhenFits is whether a document that fits the window together with the answer is read
+// as one plain prompt or in chunks.
+type DirectWhenFits int32
+
+// The settings of focusllm.h.
+const (
+	// DirectWhenFitsAuto runs plain generation up to AutoDirectMaxTokens input tokens and
+	// chunks above (the default; bench/README.md has the measurements behind it).
+	DirectWhenFitsAuto DirectWhenFits = C.FOCUSLLM_DIRECT_WHEN_FITS_AUTO
+	// DirectWhenFitsAlways runs plain generation whenever the input and the answer fit.
+	DirectWhenFitsAlways DirectWhenFits = C.FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS
+	// DirectWhenFitsNever reads any document in chunks, however short.
+	DirectWhenFitsNever DirectWhenFits = C.FOCUSLLM_DIRECT_WHEN_FITS_NEVER
+)
+
+// AutoDirectMaxTokens is the longest input, in tokens, that DirectWhenFitsAuto runs as plain
+// generation.
+const AutoDirectMaxTokens = C.FOCUSLLM_AUTO_DIRECT_MAX_TOKENS
+
 // Strategy is how what the chunks of a long document hold reaches the answer.
 type Strategy int32
 
@@ -101,6 +120,8 @@ type SessionParams struct {
 	// of the best (>= 0; math.Inf(1) reads them all).
 	ReadGap float32
 	Zoom    bool // StrategyFocus reads the best chunk's most relevant passage again before the question
+	// DirectWhenFits: plain generation or chunks for a document that fits the window.
+	DirectWhenFits DirectWhenFits
 }
 
 // GenerateParams is what a run generates. Start from DefaultGenerateParams (a nil
@@ -172,6 +193,7 @@ func DefaultSessionParams() SessionParams {
 		TypeV:           KVType(c.type_v),
 		ReadGap:         float32(c.read_gap),
 		Zoom:            bool(c.zoom),
+		DirectWhenFits:  DirectWhenFits(c.direct_when_fits),
 	}
 }
 
@@ -245,6 +267,7 @@ func (p *SessionParams) toC(c *C.focusllm_session_params) error {
 		c.type_v = C.focusllm_kv_type(p.TypeV)
 		c.read_gap = C.float(p.ReadGap)
 		c.zoom = C.bool(p.Zoom)
+		c.direct_when_fits = C.focusllm_direct_when_fits(p.DirectWhenFits)
 	}
 	return nil
 }

@@ -94,7 +94,8 @@ pub struct focusllm_document_info {
     pub struct_size: usize,
     /// Tokens of the document's text.
     pub n_tokens: usize,
-    /// Chunks (0 when the text fits the window: questions then run without chunking).
+    /// Chunks (0 when the text is read as one plain prompt, see direct_when_fits: questions
+    /// then run without chunking).
     pub n_chunks: usize,
     /// Chunks whose KV is in memory, in a file (spill or loaded document), or not kept
     /// (decoded again by each question).

@@ -9,7 +9,7 @@ use super::sized::{self, versioned};
 use super::status::{Failure, focusllm_status};
 use crate::focus::{Session, Source};
 use crate::llama::CancelHandle;
-use crate::params::{ContextParams, FlashAttention, FocusParams, KvType, SessionParams, Strategy};
+use crate::params::{ContextParams, DirectWhenFits, FlashAttention, FocusParams, KvType, SessionParams, Strategy};
 
 /// A session: a model plus the settings jobs run with. It keeps no conversation or KV state
 /// between calls. Used by one thread at a time: a second call while one runs (from another
@@ -119,6 +119,20 @@ pub const FOCUSLLM_STRATEGY_LOGIT_FUSION: focusllm_strategy = 1;
 /// The paper's candidate tokens: the last candidate_cells KV cells of every chunk are shared.
 pub const FOCUSLLM_STRATEGY_CANDIDATE: focusllm_strategy = 2;
 
+/// Whether a document that fits the window together with the answer is read as one plain
+/// prompt or in chunks.
+pub type focusllm_direct_when_fits = i32;
+/// Plain generation up to FOCUSLLM_AUTO_DIRECT_MAX_TOKENS input tokens, chunks above (the
+/// default: past that length chunks were faster and as accurate; see bench/README.md).
+pub const FOCUSLLM_DIRECT_WHEN_FITS_AUTO: focusllm_direct_when_fits = 0;
+/// Plain generation whenever the input and the answer fit the window.
+pub const FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS: focusllm_direct_when_fits = 1;
+/// Chunks whenever there is a document, however short.
+pub const FOCUSLLM_DIRECT_WHEN_FITS_NEVER: focusllm_direct_when_fits = 2;
+/// Longest input, in tokens, that FOCUSLLM_DIRECT_WHEN_FITS_AUTO runs as plain generation.
+/// (A literal, for cbindgen; a unit test keeps it equal to the engine's.)
+pub const FOCUSLLM_AUTO_DIRECT_MAX_TOKENS: u32 = 2048;
+
 /// How a session runs. Fill it with focusllm_session_default_params(). Lengths of 0 mean
 /// "the default for this model and strategy".
 #[repr(C)]
@@ -171,12 +185,16 @@ pub struct focusllm_session_params {
     /// FOCUS reads the best chunk's most relevant passage again right before the question
     /// (default true).
     pub zoom: bool,
+    /// Unused: keeps direct_when_fits out of the previous version's tail padding.
+    pub _reserved_2: [u8; 3],
+    /// A FOCUSLLM_DIRECT_WHEN_FITS_* value (default AUTO).
+    pub direct_when_fits: focusllm_direct_when_fits,
 }
 
 versioned!(
     focusllm_session_params,
     focusllm_session_params::from_rust(&SessionParams::default()),
-    versions = &[15, 18, 20],
+    versions = &[15, 18, 20, 22],
     [
         n_ctx,
         n_batch,
@@ -198,6 +216,8 @@ versioned!(
         type_v,
         read_gap,
         zoom,
+        _reserved_2,
+        direct_when_fits,
     ]
 );
 
@@ -236,6 +256,12 @@ impl focusllm_session_params {
             type_v: kv_type_to_c(c.type_v),
             read_gap: f.read_gap,
             zoom: f.zoom,
+            _reserved_2: [0; 3],
+            direct_when_fits: match f.direct_when_fits {
+                DirectWhenFits::Auto => FOCUSLLM_DIRECT_WHEN_FITS_AUTO,
+                DirectWhenFits::Always => FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS,
+                DirectWhenFits::Never => FOCUSLLM_DIRECT_WHEN_FITS_NEVER,
+            },
         }
     }
 
@@ -256,6 +282,17 @@ impl focusllm_session_params {
             FOCUSLLM_STRATEGY_CANDIDATE => Strategy::Candidate,
             other => {
                 return Err(Failure::param(format!("strategy must be 0, 1 or 2 (FOCUSLLM_STRATEGY_*), got {other}")));
+            }
+        };
+        let direct_when_fits = match self.direct_when_fits {
+            FOCUSLLM_DIRECT_WHEN_FITS_AUTO => DirectWhenFits::Auto,
+            FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS => DirectWhenFits::Always,
+            FOCUSLLM_DIRECT_WHEN_FITS_NEVER => DirectWhenFits::Never,
+            other => {
+                return Err(Failure::param(format!(
+                    "direct_when_fits must be 0 (auto), 1 (always) or 2 (never) (FOCUSLLM_DIRECT_WHEN_FITS_*), \
+                     got {other}"
+                )));
             }
         };
         Ok(SessionParams {
@@ -282,6 +319,7 @@ impl focusllm_session_params {
                 use_chat_template: self.use_chat_template,
                 read_gap: self.read_gap,
                 zoom: self.zoom,
+                direct_when_fits,
             },
         })
     }
@@ -379,11 +417,24 @@ mod tests {
     #[test]
     fn layout_is_complete_and_pinned() {
         sized::assert_layout::<focusllm_session_params>();
-        assert_eq!(size_of::<focusllm_session_params>(), 88);
+        assert_eq!(size_of::<focusllm_session_params>(), 96);
         // The first version's size: its struct_size reads the first 15 fields only.
         assert_eq!(std::mem::offset_of!(focusllm_session_params, type_k), 72);
         // The second version's (80 bytes) ends before read_gap.
         assert_eq!(std::mem::offset_of!(focusllm_session_params, read_gap), 80);
+        // The third version's (88 bytes) ends before direct_when_fits.
+        assert_eq!(std::mem::offset_of!(focusllm_session_params, direct_when_fits), 88);
+    }
+
+    #[test]
+    fn direct_when_fits_reaches_the_engine_and_bad_values_are_named() {
+        let c = <focusllm_session_params as sized::Versioned>::defaults();
+        assert_eq!(c.direct_when_fits, FOCUSLLM_DIRECT_WHEN_FITS_AUTO);
+        assert_eq!(FOCUSLLM_AUTO_DIRECT_MAX_TOKENS as usize, crate::params::AUTO_DIRECT_MAX_TOKENS);
+        let never = focusllm_session_params { direct_when_fits: FOCUSLLM_DIRECT_WHEN_FITS_NEVER, ..c };
+        assert_eq!(never.to_rust().unwrap().focus.direct_when_fits, DirectWhenFits::Never);
+        let bad = focusllm_session_params { direct_when_fits: 3, ..c }.to_rust().unwrap_err();
+        assert!(bad.message.contains("direct_when_fits must be 0 (auto)"), "{}", bad.message);
     }
 
     #[test]

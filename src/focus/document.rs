@@ -49,7 +49,7 @@ impl Default for DocumentParams {
 pub struct DocumentInfo {
     /// Tokens of the document (without the chat prefix).
     pub tokens: usize,
-    /// Chunks whose KV was computed (0 when the document fits the window).
+    /// Chunks whose KV was computed (0 when the document is read as one plain prompt).
     pub chunks: usize,
     /// Where their states are.
     pub store: StoreCounts,

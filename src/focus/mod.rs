@@ -5,7 +5,8 @@
 //!
 //! Memory stays bounded by a wave of chunks plus what the strategy keeps (the top chunks'
 //! KV, or a few candidate cells per chunk), not by the input length. Inputs that fit the
-//! window are not chunked at all: they run as plain generation, token for token.
+//! window run as plain generation, token for token, or in chunks, as
+//! [`FocusParams::direct_when_fits`] chooses.
 //!
 //! The chunks cut the document alone and their lengths do not depend on the question, so a
 //! document processed once ([`Session::ingest`]) serves every question ([`Document`]).
@@ -60,7 +61,8 @@ pub use store::StoreCounts;
 pub struct AskStats {
     /// Tokens of the whole input (chat prefix, document and question).
     pub input_tokens: usize,
-    /// True when the input fit the window and ran as plain generation.
+    /// True when the input ran as plain generation (it fit the window, and
+    /// `direct_when_fits` chose it).
     pub direct: bool,
     /// Number of chunks and waves (0 when direct).
     pub chunks: usize,
@@ -130,7 +132,8 @@ impl Session {
     }
 
     /// The window chunks are cut for: `focus.window`, or the model's training context when
-    /// that is 0. Inputs that fit it (with the answer) run as plain generation.
+    /// that is 0. Inputs that fit it (with the answer) run as plain generation or in chunks as
+    /// `focus.direct_when_fits` says.
     pub fn window(&self) -> usize {
         match self.params.focus.window {
             0 => self.model.n_ctx_train() as usize,
@@ -163,7 +166,8 @@ impl Session {
         self.answer(&input, &mut Transient, params, observer.into(), started)
     }
 
-    /// Answers from built input: plain generation when it fits the window, else the chunked
+    /// Answers from built input: plain generation when it fits the window and
+    /// `direct_when_fits` chooses it, else the chunked
     /// strategy with chunk KV from `memory` where it holds it.
     fn answer(
         &mut self,
@@ -174,7 +178,7 @@ impl Session {
         started: Instant,
     ) -> Result<Answer> {
         let input_tokens = input.prefix.len() + input.body.len();
-        if input_tokens + params.max_tokens as usize <= self.window() {
+        if input_tokens + params.max_tokens as usize <= self.window() && self.prefers_direct(input_tokens) {
             return self.ask_direct(input, params, observer, started);
         }
         match self.plan(input, params.max_tokens)? {
@@ -202,7 +206,12 @@ impl Session {
             )));
         }
         plan::plan(
-            PlanInput { n_tokens: input.body.len(), window, n_new_tokens: max_tokens as usize },
+            PlanInput {
+                n_tokens: input.body.len(),
+                window,
+                n_new_tokens: max_tokens as usize,
+                chunk_when_fits: !self.prefers_direct(input.prefix.len() + input.body.len()),
+            },
             PlanParams {
                 local_tokens: question_len,
                 chunk_len: lengths.chunk_len,
@@ -211,6 +220,11 @@ impl Session {
                 reserved_seqs: strategy::reserved_seqs(&self.params.focus),
             },
         )
+    }
+
+    /// Whether an input of `input_tokens` runs as plain generation when it fits the window.
+    fn prefers_direct(&self, input_tokens: usize) -> bool {
+        self.params.focus.direct_when_fits.prefers_direct(input_tokens)
     }
 
     /// Everything a strategy needs to run `plan` over `input`.

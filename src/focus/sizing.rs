@@ -185,7 +185,8 @@ mod tests {
                     max_seqs_per_wave: focus.wave_size as usize,
                     reserved_seqs: 4,
                 };
-                let Plan::Chunked(plan) = plan(PlanInput { n_tokens, window, n_new_tokens: 256 }, params).unwrap()
+                let Plan::Chunked(plan) =
+                    plan(PlanInput { n_tokens, window, n_new_tokens: 256, chunk_when_fits: false }, params).unwrap()
                 else {
                     panic!("{n_tokens} tokens should be chunked");
                 };

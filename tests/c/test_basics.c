@@ -91,6 +91,7 @@ static void test_default_params_and_struct_size(void) {
     CHECK(sp.type_k == FOCUSLLM_KV_TYPE_F16 && sp.type_v == FOCUSLLM_KV_TYPE_F16);
     CHECK(sp.top_chunks == 2 && sp.use_chat_template);
     CHECK(sp.read_gap == 8.0f && sp.zoom);
+    CHECK(sp.direct_when_fits == FOCUSLLM_DIRECT_WHEN_FITS_AUTO && FOCUSLLM_AUTO_DIRECT_MAX_TOKENS > 0);
     CHECK_OK(focusllm_generate_default_params(&gp, sizeof gp));
     CHECK(gp.struct_size == sizeof gp && gp.max_tokens == 256 && gp.temperature == 0.0f);
     CHECK(gp.stop == NULL && gp.n_stop == 0 && gp.top_k == 40 && gp.seed == 42 && !gp.render_special);
@@ -272,6 +273,14 @@ static void test_model_facts_and_session_params(void) {
     session = NULL;
     sp.read_gap = 8.0f;
     sp.zoom = true;
+    sp.direct_when_fits = 3;
+    CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM,
+                "direct_when_fits must be 0 (auto), 1 (always) or 2 (never)");
+    sp.direct_when_fits = FOCUSLLM_DIRECT_WHEN_FITS_NEVER;
+    CHECK_OK(focusllm_session_new(model, &sp, &session));
+    focusllm_session_free(session);
+    session = NULL;
+    sp.direct_when_fits = FOCUSLLM_DIRECT_WHEN_FITS_AUTO;
     sp.top_chunks = 0;
     CHECK_ERROR(focusllm_session_new(model, &sp, &session), FOCUSLLM_STATUS_INVALID_PARAM, "top_chunks");
     sp.top_chunks = 2;

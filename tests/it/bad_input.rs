@@ -731,6 +731,11 @@ fn c_entry_points() {
             focusllm_session_params { read_gap: -1.0, ..sp },
             "read_gap must be a number of nats >= 0 (or infinity), got -1",
         ),
+        (
+            focusllm_session_params { direct_when_fits: 3, ..sp },
+            "direct_when_fits must be 0 (auto), 1 (always) or 2 (never)",
+        ),
+        (focusllm_session_params { direct_when_fits: -1, ..sp }, "got -1"),
         (focusllm_session_params { top_chunks: 0, ..sp }, "top_chunks must be in 1..=64, got 0"),
         (focusllm_session_params { top_chunks: 65, ..sp }, "got 65"),
         (focusllm_session_params { wave_size: 0, ..sp }, "wave_size must be in 1..=254, got 0"),

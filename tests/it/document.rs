@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::tasks;
-use focusllm::{Answer, Document, DocumentParams, Error, FocusParams, GenerateParams, Model, ModelParams, Observer};
+use focusllm::{
+    Answer, DirectWhenFits, Document, DocumentParams, Error, FocusParams, GenerateParams, Model, ModelParams, Observer,
+};
 use focusllm::{Session, SessionParams, Strategy};
 
 fn model() -> Arc<Model> {
@@ -104,6 +106,27 @@ fn a_short_document_is_answered_directly() {
     let cached = ask_doc(&mut session, &document, question);
     assert!(cached.stats.direct);
     assert_eq!(cached.generation.tokens, plain.generation.tokens);
+}
+
+#[test]
+fn direct_when_fits_never_reads_a_short_document_in_chunks_from_memory_too() {
+    let model = model();
+    // About 600 tokens: well within the 1024-token window, longer than the question.
+    let case = passkey(&model, 600, 0.5, 48213);
+    let focus = FocusParams {
+        window: 1024,
+        use_chat_template: false,
+        direct_when_fits: DirectWhenFits::Never,
+        ..Default::default()
+    };
+    let mut session = Session::new(model, SessionParams { context: common::test_context_params(), focus }).unwrap();
+    let document = ingest(&mut session, &case.document, 0);
+    assert!(document.info().chunks >= 2, "{:?}", document.info());
+    let plain = session.ask(&case.document, &case.question, &params(), quiet()).unwrap();
+    let cached = ask_doc(&mut session, &document, &case.question);
+    assert!(!plain.stats.direct && plain.stats.chunks == document.info().chunks, "{:?}", plain.stats);
+    assert_eq!(cached.generation.tokens, plain.generation.tokens);
+    assert!(case.is_correct(&plain.generation.text), "{:?}", plain.generation.text);
 }
 
 #[test]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::tasks;
 use focusllm::{
-    Answer, ChatMessage, Context, Error, FocusParams, GenerateParams, Model, ModelParams, Observer, Prompt, Session,
-    SessionParams, Strategy,
+    Answer, ChatMessage, Context, DirectWhenFits, Error, FocusParams, GenerateParams, Model, ModelParams, Observer,
+    Prompt, Session, SessionParams, Strategy,
 };
 
 fn model() -> Arc<Model> {
@@ -87,6 +87,25 @@ fn every_strategy_runs_chunked_and_answers() {
         let answer = ask(&mut session, &case.document, &case.question, 4).unwrap();
         assert!(!answer.stats.direct);
         assert_eq!(answer.generation.tokens.len(), 4, "{strategy:?}: {:?}", answer.generation);
+    }
+}
+
+#[test]
+fn direct_when_fits_chooses_plain_generation_or_chunks() {
+    let model = model();
+    // About 700 tokens: fits the 1024-token window with the answer, and far below the
+    // threshold of auto, which so runs it as plain generation.
+    let case = passkey_case(&model, 700, 0.6, 51730);
+    for (mode, direct) in [(DirectWhenFits::Always, true), (DirectWhenFits::Auto, true), (DirectWhenFits::Never, false)]
+    {
+        let focus =
+            FocusParams { window: 1024, use_chat_template: false, direct_when_fits: mode, ..Default::default() };
+        let mut session =
+            Session::new(model.clone(), SessionParams { context: common::test_context_params(), focus }).unwrap();
+        let answer = ask(&mut session, &case.document, &case.question, 6).unwrap();
+        assert_eq!(answer.stats.direct, direct, "{mode:?}: {:?}", answer.stats);
+        assert_eq!(answer.stats.chunks > 0, !direct, "{mode:?}: {:?}", answer.stats);
+        assert!(case.is_correct(&answer.generation.text), "{mode:?}: {:?}", answer.generation.text);
     }
 }
 

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use focusllm::{
-    Answer, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams, FocusParams, Observer, Session, SessionParams,
-    Strategy,
+    Answer, DOCUMENT_MAGIC, DirectWhenFits, Document, DocumentInfo, DocumentParams, FocusParams, Observer, Session,
+    SessionParams, Strategy,
 };
 
 use crate::{
@@ -20,6 +20,27 @@ pub(crate) enum StrategyArg {
     Focus,
     Fusion,
     Candidate,
+}
+
+/// `--direct-when-fits`: how an input that fits the window runs.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DirectArg {
+    /// Plain generation for short inputs, chunks above the engine's threshold.
+    Auto,
+    /// Plain generation whenever the input fits.
+    Always,
+    /// Chunks whenever there is a document.
+    Never,
+}
+
+impl From<DirectArg> for DirectWhenFits {
+    fn from(d: DirectArg) -> DirectWhenFits {
+        match d {
+            DirectArg::Auto => DirectWhenFits::Auto,
+            DirectArg::Always => DirectWhenFits::Always,
+            DirectArg::Never => DirectWhenFits::Never,
+        }
+    }
 }
 
 impl From<StrategyArg> for Strategy {
@@ -71,6 +92,10 @@ pub(crate) struct FocusArgs {
     /// Do not wrap the input in the model's chat template.
     #[arg(long)]
     pub raw: bool,
+    /// An input that fits the window: plain generation (always), chunks (never), or plain
+    /// generation up to the engine's threshold (auto).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub direct_when_fits: DirectArg,
 }
 
 fn parse_read_gap(text: &str) -> Result<f32, String> {
@@ -81,6 +106,17 @@ fn parse_read_gap(text: &str) -> Result<f32, String> {
 }
 
 impl FocusArgs {
+    /// The method label's suffix for settings other than the defaults that change what a
+    /// strategy reads (--direct-when-fits, --no-zoom).
+    pub fn variant_label(&self) -> String {
+        let direct = match self.direct_when_fits {
+            DirectArg::Auto => "",
+            DirectArg::Always => " [direct always]",
+            DirectArg::Never => " [direct never]",
+        };
+        format!("{direct}{}", if self.no_zoom { " [no zoom]" } else { "" })
+    }
+
     pub fn params(&self) -> FocusParams {
         FocusParams {
             strategy: self.strategy.into(),
@@ -93,6 +129,7 @@ impl FocusArgs {
             zoom: !self.no_zoom,
             wave_size: self.wave_size,
             use_chat_template: !self.raw,
+            direct_when_fits: self.direct_when_fits.into(),
             ..FocusParams::default()
         }
     }

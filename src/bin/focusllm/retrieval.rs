@@ -12,7 +12,7 @@ use crate::tasks::{self, Case};
 use clap::{Args, ValueEnum};
 use focusllm::{Model, Observer, Session, SessionParams};
 
-use crate::ask::{FocusArgs, StrategyArg};
+use crate::ask::{DirectArg, FocusArgs, StrategyArg};
 use crate::{MAX_TOKENS_ARG, ModelArgs, SamplingArgs, context_params, generate_params, load_model};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -117,6 +117,10 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
             let mut focus = args.focus.clone();
             focus.strategy = strategy.unwrap_or(args.focus.strategy);
             focus.raw = !args.chat;
+            if strategy.is_none() {
+                // The baseline is what plain llama.cpp does: one sequence over what fits.
+                focus.direct_when_fits = DirectArg::Always;
+            }
             let session_params = SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
             let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
             let window = session.window();
@@ -128,15 +132,21 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
                     match truncate_case(&case, &model, window, args.max_tokens as usize)? {
                         Some(cut) => case = cut,
                         // Nothing to cut: the strategies above ran this very case as plain
-                        // generation, so a truncated row would repeat theirs.
-                        None if !strategies.is_empty() => {
+                        // generation (where --direct-when-fits runs a fitting input so), so a
+                        // truncated row would repeat theirs.
+                        None if !strategies.is_empty()
+                            && args.focus.params().direct_when_fits.prefers_direct(length) =>
+                        {
                             errln!("truncated  {length:>7} depth {depth:.2}: skipped (the document fits the window)");
                             continue;
                         }
                         None => {}
                     }
                 }
-                let method = strategy.map_or_else(|| "truncated".to_string(), method_name) + &args.model.kv_label();
+                let method = match strategy {
+                    Some(s) => method_name(s) + &args.focus.variant_label(),
+                    None => "truncated".to_string(),
+                } + &args.model.kv_label();
                 let row = run_case(&mut session, &case, &params, method, length, depth)?;
                 let key = key_position(&case, &count)?;
                 errln!(

@@ -37,8 +37,8 @@ public struct DocumentParams: Sendable {
 public struct DocumentInfo: Sendable {
     /// Tokens of the document's text.
     public var tokens: Int
-    /// Chunks whose KV was computed (0 when the text fits the window: questions then run
-    /// without chunking).
+    /// Chunks whose KV was computed (0 when the text is read as one plain prompt, see
+    /// directWhenFits: questions then run without chunking).
     public var chunks: Int
     /// Chunks whose KV is in memory, in a file (the spill file or a loaded document's), or
     /// not kept (decoded again by each question).
@@ -101,7 +101,8 @@ public final class Document: @unchecked Sendable {
 extension Session {
     /// Processes `text` for later questions (see `askDocument`): the text is cut into chunks
     /// and their KV is computed in parallel batches, once, with the session's settings. A
-    /// text that fits the window gives a document of no chunks, answered directly. Blocks
+    /// text read as one plain prompt (see directWhenFits) gives a document of no chunks,
+    /// answered directly. Blocks
     /// the calling thread. `onProgress` gets the decoded tokens (done, total) on it;
     /// returning false cancels (Status.cancelled), as do `cancel()` and
     /// `params.cancelToken`. The candidate

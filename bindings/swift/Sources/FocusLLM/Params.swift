@@ -44,6 +44,17 @@ public enum KVType: Int32, Sendable {
     case q4_0 = 2
 }
 
+/// Whether a document that fits the window together with the answer is read as one plain
+/// prompt or in chunks (FOCUSLLM_DIRECT_WHEN_FITS_*).
+public enum DirectWhenFits: Int32, Sendable {
+    /// Plain generation up to FOCUSLLM_AUTO_DIRECT_MAX_TOKENS input tokens, chunks above.
+    case auto = 0
+    /// Plain generation whenever the input and the answer fit.
+    case always = 1
+    /// Chunks whenever there is a document, however short.
+    case never = 2
+}
+
 /// How a session runs. The initializer gives the library's defaults; lengths of 0 mean the
 /// default for the model and strategy. The fields are focusllm_session_params' (focusllm.h).
 public struct SessionParams: Sendable {
@@ -72,6 +83,8 @@ public struct SessionParams: Sendable {
     public var readGap: Float
     /// The focus strategy reads the best chunk's most relevant passage again before the question.
     public var zoom: Bool
+    /// Plain generation or chunks for a document that fits the window (default auto).
+    public var directWhenFits: DirectWhenFits
 
     public init() {
         var c = focusllm_session_params()
@@ -95,6 +108,7 @@ public struct SessionParams: Sendable {
         typeV = KVType(rawValue: c.type_v) ?? .f16
         readGap = c.read_gap
         zoom = c.zoom
+        directWhenFits = DirectWhenFits(rawValue: c.direct_when_fits) ?? .auto
     }
 
     func cValue() throws -> focusllm_session_params {
@@ -119,6 +133,7 @@ public struct SessionParams: Sendable {
         c.type_v = typeV.rawValue
         c.read_gap = readGap
         c.zoom = zoom
+        c.direct_when_fits = directWhenFits.rawValue
         return c
     }
 }

@@ -125,6 +125,7 @@ final class FocusLLMTests: XCTestCase {
         var gap = SessionParams()
         XCTAssertEqual(gap.readGap, 8)
         XCTAssertTrue(gap.zoom)
+        XCTAssertEqual(gap.directWhenFits, .auto)
         gap.readGap = -1
         XCTAssertThrowsError(try Session(model: try loadModel(), params: gap)) { error in
             XCTAssertTrue((error as? FocusLLMError)?.message.contains("read_gap") ?? false)

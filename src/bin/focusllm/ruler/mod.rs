@@ -4,9 +4,9 @@
 //! command that made it; appends one row per sample to a CSV file.
 //!
 //! Methods: the strategies (`focus`, `fusion`, `candidate`) and `truncated` (plain generation
-//! over the document's last tokens that fit the window: what a llama.cpp user gets). A length
-//! whose input fits the window runs as plain generation whatever the strategy: the 4K rows are
-//! the model's in-window ceiling.
+//! over the document's last tokens that fit the window: what a llama.cpp user gets). Below the
+//! window `truncated` reads the whole input as one plain prompt: its 4K rows are the model's
+//! in-window ceiling.
 
 mod haystack;
 mod rng;
@@ -20,7 +20,7 @@ use crate::tasks::Case;
 use clap::{Args, ValueEnum};
 use focusllm::{Observer, Session, SessionParams};
 
-use crate::ask::{FocusArgs, StrategyArg};
+use crate::ask::{DirectArg, FocusArgs, StrategyArg};
 use crate::measure::{csv_text, open_csv, peak_rss_mb, reset_peak_rss};
 use crate::retrieval::truncate_case;
 use crate::{ModelArgs, SamplingArgs, context_params, generate_params, load_model};
@@ -161,6 +161,10 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
                     let mut focus = args.focus.clone();
                     focus.strategy = method.strategy().unwrap_or(args.focus.strategy);
                     focus.raw = !args.chat;
+                    if method == Method::Truncated {
+                        // The baseline is what plain llama.cpp does: one sequence over what fits.
+                        focus.direct_when_fits = DirectArg::Always;
+                    }
                     let session_params =
                         SessionParams { context: context_params(&args.model, 0)?, focus: focus.params() };
                     let mut session = Session::new(model.clone(), session_params).map_err(|e| e.to_string())?;
@@ -215,7 +219,11 @@ pub(crate) fn run(args: RulerArgs) -> Result<(), String> {
                         },
                     );
                     if let Some((file, _)) = csv.as_mut() {
-                        write_csv_row(file, &row, &model_name)?;
+                        let label = match method {
+                            Method::Truncated => String::new(),
+                            _ => args.focus.variant_label(),
+                        };
+                        write_csv_row(file, &row, &label, &model_name)?;
                     }
                     rows.push(row);
                 }
@@ -259,13 +267,15 @@ fn answer_positions(
     expected.iter().map(|e| document.find(e.as_str()).map(|at| count(&document[..at])).transpose()).collect()
 }
 
-fn write_csv_row(file: &mut std::fs::File, row: &Row, model: &str) -> Result<(), String> {
+/// `label` follows the method's name (a non-default --direct-when-fits).
+fn write_csv_row(file: &mut std::fs::File, row: &Row, label: &str, model: &str) -> Result<(), String> {
     let answer = csv_text(&row.answer);
     writeln!(
         file,
-        "{},{},{},{},{},{:.3},{:.3},{},{:.1},\"{}\"",
+        "{},{}{},{},{},{},{:.3},{:.3},{},{:.1},\"{}\"",
         row.family.name(),
         row.method.name(),
+        label,
         model,
         row.length,
         row.sample,
