@@ -208,7 +208,7 @@ impl Session {
         // The generation budget only decides whether a short last chunk is merged; a typical
         // one (bounded by the window) makes the chunks most questions will use.
         let typical_answer = GenerateParams::default().max_tokens.min(self.window() as u32 / 4);
-        if let Plan::Chunked(plan) = self.plan(&input, typical_answer)? {
+        if let Plan::Chunked(plan) = self.plan_or_direct(&input, typical_answer)? {
             let job = self.job(&input, &plan);
             let total = plan.chunks.iter().map(|c| input.prefix.len() + c.len()).sum();
             let mut progress = ProgressCounter::new(total, on_progress);

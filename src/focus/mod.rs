@@ -42,7 +42,7 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::generate::{Callbacks, Generation, Progress, Prompt, generate};
 use crate::llama::{CancelHandle, Context, Model};
-use crate::params::{ContextParams, FocusParams, GenerateParams, SessionParams};
+use crate::params::{ContextParams, DirectWhenFits, FocusParams, GenerateParams, SessionParams};
 use crate::plan::{self, Plan, PlanInput, PlanParams};
 use scan::{ChunkMemory, Transient};
 use sizing::{ContextSize, Shape, chunk_lengths};
@@ -178,10 +178,11 @@ impl Session {
         started: Instant,
     ) -> Result<Answer> {
         let input_tokens = input.prefix.len() + input.body.len();
-        if input_tokens + params.max_tokens as usize <= self.window() && self.prefers_direct(input_tokens) {
+        let fits = input_tokens + params.max_tokens as usize <= self.window();
+        if fits && self.prefers_direct(input_tokens) {
             return self.ask_direct(input, params, observer, started);
         }
-        match self.plan(input, params.max_tokens)? {
+        match self.plan_or_direct(input, params.max_tokens)? {
             Plan::Direct => self.ask_direct(input, params, observer, started),
             Plan::Chunked(plan) => {
                 let reading = strategy::run(&self.job(input, &plan), memory, params, observer)?;
@@ -220,6 +221,21 @@ impl Session {
                 reserved_seqs: strategy::reserved_seqs(&self.params.focus),
             },
         )
+    }
+
+    /// [`Session::plan`], except that an input `auto` would chunk for speed but whose lengths
+    /// cannot be chunked (a question longer than local_len, an answer budget no chunk leaves
+    /// room for) runs as one plain prompt when it fits.
+    fn plan_or_direct(&self, input: &FocusInput, max_tokens: u32) -> Result<Plan> {
+        let fits = input.prefix.len() + input.body.len() + max_tokens as usize <= self.window();
+        match self.plan(input, max_tokens) {
+            Err(Error::TooLong(_) | Error::InvalidParam(_))
+                if fits && self.params.focus.direct_when_fits == DirectWhenFits::Auto =>
+            {
+                Ok(Plan::Direct)
+            }
+            planned => planned,
+        }
     }
 
     /// Whether an input of `input_tokens` runs as plain generation when it fits the window.

@@ -110,6 +110,31 @@ fn direct_when_fits_chooses_plain_generation_or_chunks() {
 }
 
 #[test]
+fn auto_reads_a_fitting_input_plainly_when_its_question_cannot_be_chunked() {
+    let model = model();
+    // About 2,200 tokens in a 4,096-token window: auto would chunk them, but the question is
+    // longer than local_len (64), which chunks cannot hold; never says so.
+    let case = passkey_case(&model, 2200, 0.5, 60418);
+    let question = format!("{}{}", "Read the text above carefully, every line of it. ".repeat(8), case.question);
+    for (mode, plain) in [(DirectWhenFits::Auto, true), (DirectWhenFits::Never, false)] {
+        let focus = FocusParams {
+            window: 4096,
+            local_len: 64,
+            use_chat_template: false,
+            direct_when_fits: mode,
+            ..Default::default()
+        };
+        let mut session =
+            Session::new(model.clone(), SessionParams { context: common::test_context_params(), focus }).unwrap();
+        match ask(&mut session, &case.document, &question, 6) {
+            Ok(answer) if plain => assert!(answer.stats.direct, "{:?}", answer.stats),
+            Err(Error::TooLong(message)) if !plain => assert!(message.contains("local_len"), "{message}"),
+            other => panic!("{mode:?}: {:?}", other.map(|a| a.stats)),
+        }
+    }
+}
+
+#[test]
 fn inputs_that_fit_the_window_are_plain_generation_token_for_token() {
     let model = model();
     let document = "Marie Curie was born in Warsaw in 1867. She won two Nobel Prizes.";
