@@ -901,7 +901,7 @@ typedef int32_t focusllm_role;
 
 /**
  * Plain generation up to FOCUSLLM_AUTO_DIRECT_MAX_TOKENS input tokens, chunks above (the
- * default: past that length chunks were faster and as accurate; see bench/README.md).
+ * default: past that length chunks were faster and found more; see bench/README.md).
  */
 #define FOCUSLLM_DIRECT_WHEN_FITS_AUTO 0
 

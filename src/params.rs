@@ -415,7 +415,8 @@ pub enum Strategy {
 pub enum DirectWhenFits {
     /// Plain generation for inputs up to [`AUTO_DIRECT_MAX_TOKENS`], chunks above it: a
     /// single sequence's attention cost grows with the square of its length, and past that
-    /// length the chunked path was faster and as accurate (the table is in bench/README.md).
+    /// length the chunked path was faster and found more look-alike facts, though plain reading
+    /// did better on questions needing many facts (the table is in bench/README.md).
     #[default]
     Auto,
     /// Plain generation whenever the input and the answer fit the window.

@@ -123,7 +123,7 @@ pub const FOCUSLLM_STRATEGY_CANDIDATE: focusllm_strategy = 2;
 /// prompt or in chunks.
 pub type focusllm_direct_when_fits = i32;
 /// Plain generation up to FOCUSLLM_AUTO_DIRECT_MAX_TOKENS input tokens, chunks above (the
-/// default: past that length chunks were faster and as accurate; see bench/README.md).
+/// default: past that length chunks were faster and found more; see bench/README.md).
 pub const FOCUSLLM_DIRECT_WHEN_FITS_AUTO: focusllm_direct_when_fits = 0;
 /// Plain generation whenever the input and the answer fit the window.
 pub const FOCUSLLM_DIRECT_WHEN_FITS_ALWAYS: focusllm_direct_when_fits = 1;
