@@ -778,6 +778,17 @@ typedef struct focusllm_document_params {
      * A token that cancels the ingest (see focusllm_cancel_token), or NULL (the default).
      */
     const struct focusllm_cancel_token *cancel;
+    /**
+     * Where focusllm_document_ingest() writes the document as a `.fllm` file while it
+     * processes it, `save_path_len` bytes of UTF-8; length 0 (pointer may be NULL, the
+     * default) = keep the KV as memory_budget_bytes says. When set, each chunk's KV goes to
+     * the file as soon as it is decoded (processing then needs no more memory than a
+     * question; memory_budget_bytes and spill_dir do not apply), the file appears under this
+     * name only once complete, and the document reads its KV from it, as a document opened
+     * with focusllm_document_load() does.
+     */
+    const char *save_path;
+    size_t save_path_len;
 } focusllm_document_params;
 
 /**

@@ -32,6 +32,12 @@ type DocumentParams struct {
 	// SpillDir is the existing directory of the spill file ("" = the system's temporary
 	// directory).
 	SpillDir string
+	// SavePath is where Ingest writes the document as a `.fllm` file while it processes it
+	// ("" = keep the KV as MemoryBudgetBytes says). When set, each chunk's KV goes to the file
+	// as soon as it is decoded (processing then needs no more memory than a question;
+	// MemoryBudgetBytes and SpillDir do not apply), the file appears under this name only
+	// once complete, and the document reads its KV from it, as a loaded one does.
+	SavePath string
 }
 
 // DocumentInfo is what a document holds.
@@ -61,8 +67,8 @@ func DefaultDocumentParams() DocumentParams {
 }
 
 // toC fills c with the library's defaults and then p's values (p == nil: the defaults),
-// except the spill directory: a C struct in Go memory must not point to Go memory, so the
-// caller passes p.SpillDir to the shim, which sets it.
+// except the spill directory and the save path: a C struct in Go memory must not point to
+// Go memory, so the caller passes p.SpillDir and p.SavePath to the shim, which sets them.
 func (p *DocumentParams) toC(c *C.focusllm_document_params) error {
 	var message *C.char
 	if status := C.fgo_document_default_params(c, &message); status != 0 {
@@ -103,21 +109,23 @@ func (s *Session) Ingest(ctx context.Context, text string, params *DocumentParam
 	if err := params.toC(&cParams); err != nil {
 		return nil, err
 	}
-	var spillDir string
+	var spillDir, savePath string
 	if params != nil {
-		spillDir = params.SpillDir
+		spillDir, savePath = params.SpillDir, params.SavePath
 	}
 
 	st := &runState{ctx: ctx, onProgress: onProgress}
 	cText, textLen := cString(text)
 	cDir, dirLen := cString(spillDir)
+	cSave, saveLen := cString(savePath)
 	var doc *C.focusllm_document
 	err = st.call(func() { C.focusllm_document_free(doc) }, func(handle C.uintptr_t, message **C.char) C.int32_t {
 		cParams.cancel = st.token
-		return C.fgo_document_ingest(ptr, cText, textLen, &cParams, cDir, dirLen, handle, &doc, message)
+		return C.fgo_document_ingest(ptr, cText, textLen, &cParams, cDir, dirLen, cSave, saveLen, handle, &doc, message)
 	})
 	runtime.KeepAlive(text)
 	runtime.KeepAlive(spillDir)
+	runtime.KeepAlive(savePath)
 	if err != nil {
 		return nil, err
 	}

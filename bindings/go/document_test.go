@@ -1,6 +1,7 @@
 package focusllm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -135,6 +136,24 @@ func TestDocumentAnswersLikeAPlainAsk(t *testing.T) {
 	}
 	if got := askDocument(t, s, spilled).Text; got != plain.Text {
 		t.Fatalf("spilled document: %q, plain ask %q", got, plain.Text)
+	}
+
+	// Streamed to its file while processed: the saved file's bytes, no KV in memory, the
+	// same answer.
+	streamedPath := filepath.Join(t.TempDir(), "streamed.fllm")
+	streamedDoc := ingest(t, s, docText, &DocumentParams{SavePath: streamedPath})
+	if in := info(t, streamedDoc); in.InMemory != 0 || in.MemoryBytes != 0 || in.InFile != plain.Chunks {
+		t.Fatalf("streamed info %+v", in)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(streamedPath); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the streamed file differs from the saved one (%d and %d bytes, %v)", len(got), len(want), err)
+	}
+	if got := askDocument(t, s, streamedDoc).Text; got != plain.Text {
+		t.Fatalf("streamed document: %q, plain ask %q", got, plain.Text)
 	}
 
 	// Two sessions ask about one document at the same time.

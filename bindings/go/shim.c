@@ -143,11 +143,13 @@ int32_t fgo_document_default_params(focusllm_document_params *params, char **mes
 
 int32_t fgo_document_ingest(focusllm_session *session, const char *text, size_t text_len,
                             const focusllm_document_params *params, const char *spill_dir,
-                            size_t spill_dir_len, uintptr_t handle, focusllm_document **out_document,
-                            char **message) {
+                            size_t spill_dir_len, const char *save_path, size_t save_path_len,
+                            uintptr_t handle, focusllm_document **out_document, char **message) {
     focusllm_document_params with_dir = *params;
     with_dir.spill_dir = spill_dir;
     with_dir.spill_dir_len = spill_dir_len;
+    with_dir.save_path = save_path;
+    with_dir.save_path_len = save_path_len;
     /* The progress trampoline always runs: it checks the call's context.Context. */
     return with_message(focusllm_document_ingest(session, text, text_len, &with_dir, progress_trampoline,
                                                  (void *)handle, out_document),

@@ -56,8 +56,8 @@ int32_t fgo_document_default_params(focusllm_document_params *params, char **mes
  * (so no Go memory holds Go pointers); progress goes to the Go run state behind handle. */
 int32_t fgo_document_ingest(focusllm_session *session, const char *text, size_t text_len,
                             const focusllm_document_params *params, const char *spill_dir,
-                            size_t spill_dir_len, uintptr_t handle, focusllm_document **out_document,
-                            char **message);
+                            size_t spill_dir_len, const char *save_path, size_t save_path_len,
+                            uintptr_t handle, focusllm_document **out_document, char **message);
 /* Asks about a document; the piece and progress callbacks go to the run state behind handle. */
 int32_t fgo_document_ask(focusllm_session *session, const focusllm_document *document,
                          const char *question, size_t question_len, const focusllm_generate_params *params,

@@ -42,13 +42,22 @@ pub struct focusllm_document_params {
     pub spill_dir_len: usize,
     /// A token that cancels the ingest (see focusllm_cancel_token), or NULL (the default).
     pub cancel: *const focusllm_cancel_token,
+    /// Where focusllm_document_ingest() writes the document as a `.fllm` file while it
+    /// processes it, `save_path_len` bytes of UTF-8; length 0 (pointer may be NULL, the
+    /// default) = keep the KV as memory_budget_bytes says. When set, each chunk's KV goes to
+    /// the file as soon as it is decoded (processing then needs no more memory than a
+    /// question; memory_budget_bytes and spill_dir do not apply), the file appears under this
+    /// name only once complete, and the document reads its KV from it, as a document opened
+    /// with focusllm_document_load() does.
+    pub save_path: *const c_char,
+    pub save_path_len: usize,
 }
 
 versioned!(
     focusllm_document_params,
     focusllm_document_params::from_rust(&DocumentParams::default()),
-    versions = &[3, 4],
-    [memory_budget_bytes, spill_dir, spill_dir_len, cancel]
+    versions = &[3, 4, 6],
+    [memory_budget_bytes, spill_dir, spill_dir_len, cancel, save_path, save_path_len]
 );
 
 impl focusllm_document_params {
@@ -59,14 +68,16 @@ impl focusllm_document_params {
             spill_dir: std::ptr::null(),
             spill_dir_len: 0,
             cancel: std::ptr::null(),
+            save_path: std::ptr::null(),
+            save_path_len: 0,
         }
     }
 
     /// The Rust parameters, and the call's cancel token when it gives one.
     ///
     /// # Safety
-    /// Unless NULL, `ptr` must point to a params struct whose spill_dir is readable and whose
-    /// cancel is NULL or a live token.
+    /// Unless NULL, `ptr` must point to a params struct whose spill_dir and save_path are
+    /// readable and whose cancel is NULL or a live token.
     unsafe fn read(ptr: *const Self) -> Result<(DocumentParams, Option<CancelHandle>), Failure> {
         if ptr.is_null() {
             return Ok((DocumentParams::default(), None));
@@ -75,9 +86,12 @@ impl focusllm_document_params {
         let p = unsafe { sized::read(ptr, "params", PARAMS_HINT) }?;
         // SAFETY: the caller's (spill_dir, spill_dir_len) is readable for this call.
         let dir = unsafe { str_arg(p.spill_dir, p.spill_dir_len, "params.spill_dir") }?;
+        // SAFETY: the caller's (save_path, save_path_len) is readable for this call.
+        let save_path = unsafe { str_arg(p.save_path, p.save_path_len, "params.save_path") }?;
         let params = DocumentParams {
             memory_budget_bytes: p.memory_budget_bytes,
             spill_dir: (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            save_path: (!save_path.is_empty()).then(|| PathBuf::from(save_path)),
         };
         // SAFETY: NULL or a live token (forwarded contract).
         Ok((params, unsafe { token_arg(p.cancel) }))

@@ -51,6 +51,9 @@ use crate::llama::Token;
 use crate::llama::state_layout::check_chunk_state;
 
 mod partial;
+mod stream;
+
+pub(crate) use stream::{StreamedFile, StreamedParts};
 
 /// The first bytes of a processed-document file.
 pub const MAGIC: &[u8; 8] = b"FOCUSDOC";
@@ -70,17 +73,9 @@ impl Document {
         partial::remove_stale(path);
         let temp = partial::partial_path(path);
         let result = (|| {
-            let header = self.header()?;
-            let header_len = u32::try_from(header.len())
-                .map_err(|_| Error::TooLong(format!("a document header of {} bytes", header.len())))?;
+            let head = head(&self.header()?)?;
             let mut out = BufWriter::new(File::create(&temp).map_err(io)?);
-            let mut head = Vec::with_capacity(FIXED + header.len());
-            head.extend_from_slice(MAGIC);
-            head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-            head.extend_from_slice(&header_len.to_le_bytes());
-            head.extend_from_slice(&header);
             out.write_all(&head).map_err(io)?;
-            out.write_all(&crc32fast::hash(&head).to_le_bytes()).map_err(io)?;
             for chunk in &self.store.chunks {
                 self.store.with_state(&chunk.held, |s| out.write_all(s).map_err(io))?;
             }
@@ -94,35 +89,55 @@ impl Document {
     }
 
     fn header(&self) -> Result<Vec<u8>> {
-        let count =
-            |what: &str, n: usize| u32::try_from(n).map_err(|_| Error::TooLong(format!("a document of {n} {what}")));
-        let mut h = Writer(Vec::new());
-        h.u32(count("settings", self.key.0.len())?);
-        for (name, value) in &self.key.0 {
-            h.str(name)?;
-            h.str(value)?;
-        }
-        h.u64(self.text.len() as u64);
-        h.0.extend_from_slice(self.text.as_bytes());
-        h.u32(count("prefix tokens", self.prefix.len())?);
-        for &token in &self.prefix {
-            h.0.extend_from_slice(&token.0.to_le_bytes());
-        }
-        h.u64(self.n_tokens as u64);
-        h.u32(count("chunks", self.store.chunks.len())?);
-        for (index, chunk) in self.store.chunks.iter().enumerate() {
-            let at = h.0.len();
-            h.u32(index as u32);
-            h.u64(chunk.range.start as u64);
-            h.u64(chunk.range.end as u64);
-            h.u32(chunk.tokens_crc);
-            let (len, crc) = chunk.held.len_and_crc();
-            h.u64(len);
-            let check = state_check(&h.0[at..at + RECORD_BOUND], len, crc);
-            h.u32(check);
-        }
-        Ok(h.0)
+        header(&self.key, &self.text, &self.prefix, self.n_tokens, &self.store.chunks)
     }
+}
+
+/// The bytes before the states: magic, version, header length, `header`, and their CRC-32.
+fn head(header: &[u8]) -> Result<Vec<u8>> {
+    let header_len = u32::try_from(header.len())
+        .map_err(|_| Error::TooLong(format!("a document header of {} bytes", header.len())))?;
+    let mut head = Vec::with_capacity(FIXED + header.len() + 4);
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head.extend_from_slice(&header_len.to_le_bytes());
+    head.extend_from_slice(header);
+    let crc = crc32fast::hash(&head);
+    head.extend_from_slice(&crc.to_le_bytes());
+    Ok(head)
+}
+
+/// The header of a document with these parts. Its length depends only on the key, the text,
+/// the prefix and the number of chunks, not on what the chunk records hold.
+fn header(key: &DocumentKey, text: &str, prefix: &[Token], n_tokens: usize, chunks: &[StoredChunk]) -> Result<Vec<u8>> {
+    let count =
+        |what: &str, n: usize| u32::try_from(n).map_err(|_| Error::TooLong(format!("a document of {n} {what}")));
+    let mut h = Writer(Vec::new());
+    h.u32(count("settings", key.0.len())?);
+    for (name, value) in &key.0 {
+        h.str(name)?;
+        h.str(value)?;
+    }
+    h.u64(text.len() as u64);
+    h.0.extend_from_slice(text.as_bytes());
+    h.u32(count("prefix tokens", prefix.len())?);
+    for &token in prefix {
+        h.0.extend_from_slice(&token.0.to_le_bytes());
+    }
+    h.u64(n_tokens as u64);
+    h.u32(count("chunks", chunks.len())?);
+    for (index, chunk) in chunks.iter().enumerate() {
+        let at = h.0.len();
+        h.u32(index as u32);
+        h.u64(chunk.range.start as u64);
+        h.u64(chunk.range.end as u64);
+        h.u32(chunk.tokens_crc);
+        let (len, crc) = chunk.held.len_and_crc();
+        h.u64(len);
+        let check = state_check(&h.0[at..at + RECORD_BOUND], len, crc);
+        h.u32(check);
+    }
+    Ok(h.0)
 }
 
 /// A record's state check: the CRC-32 of its bound part followed by the state, from the

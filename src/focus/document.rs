@@ -12,11 +12,14 @@
 //! it each state goes to an unlinked spill file, unless decoding that chunk again was
 //! measured to be faster than writing its state (then it is dropped and decoded again by
 //! each question). [`Document::save`] writes a `.fllm` file; [`Session::load_document`]
-//! checks it and reads its states from it per wave (see `docfile`).
+//! checks it and reads its states from it per wave (see `docfile`). With
+//! [`DocumentParams::save_path`] the states go to the `.fllm` file as they are decoded
+//! instead, so processing holds one state at a time.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::docfile::{StreamedFile, StreamedParts};
 use super::scan;
 use super::sizing::chunk_lengths;
 use super::store::{ChunkStore, StoreCounts, StoreReader, check_spill_dir};
@@ -36,11 +39,18 @@ pub struct DocumentParams {
     /// Where the spill file is made; `None` = the system's temporary directory. The file is
     /// unlinked as soon as it is created, so nothing is left behind.
     pub spill_dir: Option<PathBuf>,
+    /// Where to write the document as a `.fllm` file while it is processed; `None` = keep it
+    /// as the two settings above say. When set, each chunk's KV goes to the file as soon as it
+    /// is decoded (nothing is held in memory, so processing needs no more memory than a
+    /// question; `memory_budget_bytes` and `spill_dir` do not apply), the file appears under
+    /// this name only once complete (written under a partial name, synced, renamed), and the
+    /// document reads its KV from it, as [`Session::load_document`] would.
+    pub save_path: Option<PathBuf>,
 }
 
 impl Default for DocumentParams {
     fn default() -> Self {
-        DocumentParams { memory_budget_bytes: 1 << 30, spill_dir: None }
+        DocumentParams { memory_budget_bytes: 1 << 30, spill_dir: None, save_path: None }
     }
 }
 
@@ -204,11 +214,24 @@ impl Session {
         let key = self.document_key()?;
         // Any question gives the same chunks; a one-character one stands in for it.
         let input = FocusInput::build(&self.model, text, "?", self.params.focus.use_chat_template)?;
-        let mut store = ChunkStore::new(params.memory_budget_bytes, params.spill_dir.clone(), input.prefix.len());
         // The generation budget only decides whether a short last chunk is merged; a typical
         // one (bounded by the window) makes the chunks most questions will use.
         let typical_answer = GenerateParams::default().max_tokens.min(self.window() as u32 / 4);
-        if let Plan::Chunked(plan) = self.plan_or_direct(&input, typical_answer)? {
+        let plan = self.plan_or_direct(&input, typical_answer)?;
+        let (mut store, streamed) = match &params.save_path {
+            Some(path) => {
+                let chunks = match &plan {
+                    Plan::Chunked(plan) => plan.chunks.as_slice(),
+                    Plan::Direct => &[],
+                };
+                let parts =
+                    StreamedParts { key: &key, text, prefix: &input.prefix, n_tokens: input.question_start, chunks };
+                let (streamed, file) = StreamedFile::create(path, parts)?;
+                (ChunkStore::streaming(file, input.prefix.len()), Some(streamed))
+            }
+            None => (ChunkStore::new(params.memory_budget_bytes, params.spill_dir.clone(), input.prefix.len()), None),
+        };
+        if let Plan::Chunked(plan) = plan {
             let job = self.job(&input, &plan);
             let total = plan.chunks.iter().map(|c| input.prefix.len() + c.len()).sum();
             let mut progress = ProgressCounter::new(total, on_progress);
@@ -216,14 +239,19 @@ impl Session {
             scan::ingest(&job, &mut ctx, &mut store, &mut progress)?;
         }
         store.bind_tokens(&input.body)?;
-        Ok(Document {
+        let mut document = Document {
             text: text.to_string(),
             prefix: input.prefix,
             n_tokens: input.question_start,
             key,
             store: Box::new(store),
-            ingest_seconds: started.elapsed().as_secs_f64(),
-        })
+            ingest_seconds: 0.0,
+        };
+        if let Some(streamed) = streamed {
+            streamed.finish(&mut document)?;
+        }
+        document.ingest_seconds = started.elapsed().as_secs_f64();
+        Ok(document)
     }
 
     /// Answers `question` about a processed document: only the prompts, the kept chunks and

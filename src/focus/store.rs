@@ -111,12 +111,23 @@ impl BlobFile {
         Ok(bytes)
     }
 
+    /// Writes `bytes` at `offset` (a streamed document's header, once its states are in).
+    pub fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        let file = self.file.get_mut().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
+        file.write_all(bytes).map_err(|e| Error::Io { path: self.path.clone(), source: e })
+    }
+
+    /// Flushes the file to its storage.
+    pub fn sync(&mut self) -> Result<()> {
+        let file = self.file.get_mut().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
+        file.sync_all().map_err(|e| Error::Io { path: self.path.clone(), source: e })
+    }
+
     /// Appends `bytes`; returns their offset.
     fn append(&mut self, bytes: &[u8]) -> Result<u64> {
         let offset = self.end;
-        let file = self.file.get_mut().map_err(|_| Error::Internal("a state file lock was poisoned".into()))?;
-        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
-        file.write_all(bytes).map_err(|e| Error::Io { path: self.path.clone(), source: e })?;
+        self.write_at(offset, bytes)?;
         self.end = offset
             .checked_add(bytes.len() as u64)
             .ok_or_else(|| Error::Internal(format!("a spill file past 2^64 bytes ({})", self.path.display())))?;
@@ -143,8 +154,11 @@ pub(crate) struct ChunkStore {
     /// Tokens before every chunk's own (BOS, chat header): a state holds positions
     /// `0..prefix_len + chunk length`.
     prefix_len: usize,
-    /// The states come from a loaded `.fllm` file (whose damage is the file's fault).
+    /// The states come from a `.fllm` file (loaded, or written as the document was
+    /// processed), whose damage is the file's fault.
     from_document: bool,
+    /// Every state decoded goes to `file` (a `.fllm` being written), none is kept in memory.
+    all_to_file: bool,
     budget: u64,
     spill_dir: Option<PathBuf>,
     in_memory: u64,
@@ -161,6 +175,7 @@ impl ChunkStore {
             file: None,
             prefix_len,
             from_document: false,
+            all_to_file: false,
             budget,
             spill_dir,
             in_memory: 0,
@@ -175,11 +190,28 @@ impl ChunkStore {
             file: Some(file),
             prefix_len,
             from_document: true,
+            all_to_file: false,
             budget: 0,
             spill_dir: None,
             in_memory: 0,
             spill_rate: None,
         }
+    }
+
+    /// An empty store that appends every state to `file` (a `.fllm` file being written,
+    /// whose states start at `file`'s end) as soon as it is decoded.
+    pub fn streaming(file: BlobFile, prefix_len: usize) -> Self {
+        ChunkStore { file: Some(file), all_to_file: true, ..ChunkStore::new(0, None, prefix_len) }
+    }
+
+    /// The streamed file is complete under its final name `path`: its states are now a
+    /// document file's.
+    pub fn file_completed(&mut self, path: PathBuf) {
+        if let Some(file) = &mut self.file {
+            file.path = path;
+        }
+        self.all_to_file = false;
+        self.from_document = true;
     }
 
     /// Records each chunk's tokens CRC (`body` is the document's tokens, as the chunk
@@ -241,11 +273,17 @@ impl ChunkStore {
             self.file = Some(BlobFile::new(dir, file, 0));
         }
         let started = Instant::now();
-        let file = self.file.as_mut().ok_or_else(|| Error::Internal("no spill file".into()))?;
-        let offset = file.append(state)?;
+        let held = self.append_state(state)?;
         let seconds = started.elapsed().as_secs_f64().max(1e-6);
         let rate = state.len() as f64 / seconds;
         self.spill_rate = Some(self.spill_rate.map_or(rate, |old| 0.5 * (old + rate)));
+        Ok(held)
+    }
+
+    /// Appends a state to the file.
+    fn append_state(&mut self, state: &[u8]) -> Result<Held> {
+        let file = self.file.as_mut().ok_or_else(|| Error::Internal("no state file to write to".into()))?;
+        let offset = file.append(state)?;
         Ok(Held::InFile { offset, len: state.len() as u64, crc: crc32fast::hash(state) })
     }
 
@@ -310,7 +348,9 @@ impl ChunkMemory for ChunkStore {
     fn decoded(&mut self, ctx: &Context, range: &Range<usize>, seq: SeqId, seconds: f64) -> Result<()> {
         let state = ctx.seq_state(seq)?;
         let fits = self.budget == 0 || self.in_memory + state.len() as u64 <= self.budget;
-        let held = if fits {
+        let held = if self.all_to_file {
+            self.append_state(&state)?
+        } else if fits {
             self.in_memory += state.len() as u64;
             Held::Memory(state)
         } else {

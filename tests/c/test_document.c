@@ -166,10 +166,34 @@ static void test_documents(const char *scratch) {
         focusllm_document_free(loaded);
     }
 
-    /* Files that must be refused. */
+    /* Streamed to its file while processed: the saved file's bytes, no KV in memory. */
     size_t len = 0;
     char *good = read_file(path, &len);
     CHECK(good != NULL && len > 20);
+    char streamed_path[1024];
+    snprintf(streamed_path, sizeof streamed_path, "%s/streamed.fllm", scratch);
+    focusllm_document_params streaming = dp;
+    streaming.save_path = streamed_path;
+    streaming.save_path_len = strlen(streamed_path);
+    focusllm_document *streamed = NULL;
+    CHECK_OK(focusllm_document_ingest(session, text, strlen(text), &streaming, NULL, NULL, &streamed));
+    if (streamed != NULL) {
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        CHECK_OK(focusllm_document_get_info(streamed, &info));
+        CHECK(info.n_in_memory == 0 && info.memory_bytes == 0 && info.n_in_file == info.n_chunks);
+        size_t streamed_len = 0;
+        char *streamed_bytes = read_file(streamed_path, &streamed_len);
+        CHECK(streamed_bytes != NULL && good != NULL && streamed_len == len && memcmp(streamed_bytes, good, len) == 0);
+        free(streamed_bytes);
+        sink from_stream = {0};
+        CHECK_OK(focusllm_document_ask(session, streamed, question, strlen(question), &params, on_piece, NULL,
+                                       &from_stream, NULL));
+        CHECK(strcmp(from_stream.text, plain.text) == 0);
+        focusllm_document_free(streamed);
+    }
+
+    /* Files that must be refused. */
     if (good != NULL) {
         char bad[1024];
         snprintf(bad, sizeof bad, "%s/bad.fllm", scratch);

@@ -937,6 +937,26 @@ fn c_entry_points() {
         S::InvalidArgument,
         "params.spill_dir is NULL",
     );
+    let under_nowhere = format!("{nowhere}/doc.fllm");
+    let under_a_file = format!("{a_file}/doc.fllm");
+    let dir_itself = dir.to_str().unwrap();
+    let save_paths: Vec<(&[u8], S, &str)> = vec![
+        (BAD_UTF8, S::InvalidArgument, "params.save_path is not valid UTF-8"),
+        (under_nowhere.as_bytes(), S::Io, "no-such-dir"),
+        (under_a_file.as_bytes(), S::Io, "plain.gguf/doc.fllm"),
+        (dir_itself.as_bytes(), S::Io, dir_itself),
+    ];
+    for (save, want, needle) in &save_paths {
+        let p = focusllm_document_params { save_path: save.as_ptr().cast(), save_path_len: save.len(), ..dp };
+        m.fails(f, ingest(session, text.as_ptr(), text.len(), &p, &mut out_doc), *want, needle);
+    }
+    let p = focusllm_document_params { save_path: null(), save_path_len: 9, ..dp };
+    m.fails(
+        f,
+        ingest(session, text.as_ptr(), text.len(), &p, &mut out_doc),
+        S::InvalidArgument,
+        "params.save_path is NULL",
+    );
     assert_eq!(out_doc, sentinel(), "{f} wrote out_document");
     let mut candidate = null_mut();
     let cp = focusllm_session_params { strategy: 2, ..sp };
@@ -1248,13 +1268,7 @@ fn command_line() {
             1,
             "wave_size (max_seqs_per_wave) 254 + 4",
         ),
-        cli(&["ingest", "--memory-budget-mib", huge, doc, "-o", out], 2, "--memory-budget-mib"),
-        cli(&["ingest", "-t", "1", "--window", "256", "--spill-dir", plain, doc, "-o", out], 1, "not a directory"),
-        cli(
-            &["ingest", "-t", "1", "--window", "256", "--spill-dir", "/nonexistent-dir", doc, "-o", out],
-            1,
-            "does not exist",
-        ),
+        cli(&["ingest", "--memory-budget-mib", "1", doc, "-o", out], 2, "unexpected argument '--memory-budget-mib'"),
         cli(&["ingest", "-t", "1", "--window", "256", short, "-o", missing_dir_out], 1, "no-such-dir"),
         cli(&["ingest", "-t", "1", "--strategy", "candidate", "--window", "256", doc, "-o", out], 1, "candidate"),
         cli(&["retrieval-bench", "--lengths", huge], 2, "not in 1..=16777216"),

@@ -225,24 +225,6 @@ fn more_threads_than_cores_are_cut_with_a_warning() {
 }
 
 #[test]
-fn a_spill_dir_that_is_a_file_is_named_as_such() {
-    common::default_model();
-    let doc = scratch("spill-doc.txt", "A short note about the harbour. ".repeat(40).as_bytes());
-    let file = scratch("not-a-dir", b"x");
-    let out = scratch("spill-out.fllm", b"");
-    std::fs::remove_file(&out).unwrap();
-    let (ok, _, stderr) = focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &file, "-o", &out, &doc]);
-    assert!(!ok);
-    assert!(stderr.contains("not a directory") && !stderr.contains("does not exist"), "{stderr}");
-    let missing = format!("{file}-missing");
-    let (ok, _, stderr) =
-        focusllm(&["ingest", "-t", "1", "--window", "256", "--spill-dir", &missing, "-o", &out, &doc]);
-    assert!(!ok);
-    assert!(stderr.contains("does not exist"), "{stderr}");
-    assert!(!std::path::Path::new(&out).exists(), "a failed ingest wrote {out}");
-}
-
-#[test]
 fn every_length_option_shows_its_range_in_help() {
     let (ok, help, _) = focusllm(&["ask", "--help"]);
     assert!(ok);

@@ -34,7 +34,7 @@ fn quiet() -> Observer<'static> {
 }
 
 fn ingest(session: &mut Session, text: &str, budget: u64) -> Document {
-    let params = DocumentParams { memory_budget_bytes: budget, spill_dir: None };
+    let params = DocumentParams { memory_budget_bytes: budget, ..DocumentParams::default() };
     session.ingest(text, &params, &mut |_| true).expect("ingest")
 }
 
@@ -138,8 +138,18 @@ fn bad_documents_and_settings_are_refused() {
     assert!(matches!(quiet_ingest(&mut session, " \n "), Err(Error::InvalidInput(m)) if m.contains("whitespace")));
     let mut candidate = self::session(model.clone(), Strategy::Candidate, 512);
     assert!(matches!(quiet_ingest(&mut candidate, "text"), Err(Error::Unsupported(_))));
-    let missing_dir = DocumentParams { memory_budget_bytes: 1, spill_dir: Some("/nonexistent/spill".into()) };
-    assert!(matches!(session.ingest("text", &missing_dir, &mut |_| true), Err(Error::Io { .. })));
+    let missing_dir =
+        DocumentParams { memory_budget_bytes: 1, spill_dir: Some("/nonexistent/spill".into()), save_path: None };
+    match session.ingest("text", &missing_dir, &mut |_| true) {
+        Err(Error::Io { source, .. }) => assert!(source.to_string().contains("does not exist"), "{source}"),
+        r => panic!("expected an I/O error, got {r:?}"),
+    }
+    let a_file = tempfile::NamedTempFile::new().unwrap();
+    let file_as_dir = DocumentParams { spill_dir: Some(a_file.path().into()), ..DocumentParams::default() };
+    match session.ingest("text", &file_as_dir, &mut |_| true) {
+        Err(Error::Io { source, .. }) => assert!(source.to_string().contains("not a directory"), "{source}"),
+        r => panic!("expected an I/O error, got {r:?}"),
+    }
 
     let text = "The grass is green and the sky is blue. ".repeat(60);
     let document = ingest(&mut session, &text, 0);

@@ -77,6 +77,52 @@ fn a_partial_file_of_a_dead_process_is_removed_by_the_next_save() {
 }
 
 #[test]
+fn a_document_streamed_to_its_file_is_the_saved_one_and_answers_alike() {
+    let model = model();
+    let mut session = session(model);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = saved(&mut session, dir.path());
+    let in_memory = session.ingest(&text(), &DocumentParams::default(), &mut |_| true).unwrap();
+    let target = dir.path().join("streamed.fllm");
+    let streaming = DocumentParams { save_path: Some(target.clone()), ..DocumentParams::default() };
+    let streamed = session.ingest(&text(), &streaming, &mut |_| true).expect("streamed ingest");
+    assert_eq!(std::fs::read(&target).unwrap(), std::fs::read(&saved).unwrap(), "streamed and saved files differ");
+    let info = streamed.info();
+    assert!(info.chunks >= 2, "{info:?}");
+    assert_eq!((info.store.in_memory, info.store.in_file, info.store.memory_bytes), (0, info.chunks, 0), "{info:?}");
+    assert_eq!(partials(dir.path(), "streamed.fllm"), Vec::<String>::new());
+    let question = "Who is the keeper of the lighthouse?";
+    let params = GenerateParams { max_tokens: 6, ..Default::default() };
+    let expected = session.ask_document(&in_memory, question, &params, quiet()).unwrap().generation.tokens;
+    assert_eq!(session.ask_document(&streamed, question, &params, quiet()).unwrap().generation.tokens, expected);
+    let loaded = session.load_document(&target).unwrap();
+    assert_eq!(session.ask_document(&loaded, question, &params, quiet()).unwrap().generation.tokens, expected);
+    // Saved again elsewhere, a streamed document writes the same bytes.
+    let copy = dir.path().join("copy.fllm");
+    streamed.save(&copy).unwrap();
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&target).unwrap());
+
+    // Cancelled midway: an error, and neither the target nor a partial file is left.
+    let cancelled_target = dir.path().join("cancelled.fllm");
+    let cancelled = DocumentParams { save_path: Some(cancelled_target.clone()), ..DocumentParams::default() };
+    let mut calls = 0;
+    let result = session.ingest(&text(), &cancelled, &mut |_| {
+        calls += 1;
+        calls < 2
+    });
+    assert!(matches!(result, Err(focusllm::Error::Cancelled)), "{result:?}");
+    assert!(!cancelled_target.exists());
+    assert_eq!(partials(dir.path(), "cancelled.fllm"), Vec::<String>::new());
+    // A folder that does not exist: an I/O error that names the target.
+    let nowhere = dir.path().join("no-such-dir").join("doc.fllm");
+    let bad = DocumentParams { save_path: Some(nowhere.clone()), ..DocumentParams::default() };
+    match session.ingest(&text(), &bad, &mut |_| true) {
+        Err(focusllm::Error::Io { path, .. }) => assert_eq!(path, nowhere),
+        r => panic!("expected an I/O error, got {r:?}"),
+    }
+}
+
+#[test]
 fn a_save_killed_midway_leaves_no_partial_file_behind() {
     common::default_model();
     let dir = tempfile::tempdir().unwrap();

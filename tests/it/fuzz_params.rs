@@ -339,6 +339,10 @@ fn document_params_case(case: &DocumentCase) -> Result<(), TestCaseError> {
         spill_dir,
         spill_dir_len,
         cancel: ptr::null(),
+        // Not fuzzed: a valid path would write a file wherever the text names (its bad values
+        // are rows of the bad-input matrix).
+        save_path: ptr::null(),
+        save_path_len: 0,
     };
     let text = b"The cat is called Mira.";
     let mut document = ptr::null_mut();

@@ -316,26 +316,19 @@ pub(crate) struct IngestArgs {
     focus: FocusArgs,
     /// The document: a UTF-8 text file (`-` reads standard input).
     document: PathBuf,
-    /// Where to write the processed document (`.fllm`).
+    /// Where to write the processed document (`.fllm`). Each chunk's KV is written as soon as
+    /// it is decoded, so processing takes no more memory than a question; the file appears
+    /// under this name once complete.
     #[arg(short, long)]
     output: PathBuf,
-    /// Most MiB of chunk KV held in memory while processing, 0..=16777216 (0 = no limit); the
-    /// rest is spilled to a temporary file.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(0..=1 << 24))]
-    memory_budget_mib: u64,
-    /// Directory of the spill file, which must exist [default: the system's temporary
-    /// directory].
-    #[arg(long)]
-    spill_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run_ingest(args: IngestArgs) -> Result<(), String> {
     let text = read_text_file(&args.document)?;
     check_output_folder(&args.output)?;
-    let params = DocumentParams { memory_budget_bytes: args.memory_budget_mib << 20, spill_dir: args.spill_dir };
+    let params = DocumentParams { save_path: Some(args.output.clone()), ..DocumentParams::default() };
     let mut session = open_session(&args.model, &args.focus)?;
     let document = ingest(&mut session, &text, &params)?;
-    document.save(&args.output).map_err(|e| e.to_string())?;
     let size = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
     errln!(
         "[{}; processed in {:.1}s; wrote {} ({:.1} MiB)]",

@@ -1,10 +1,11 @@
 //! `focusllm document-bench`: what processing a document once buys. One long document in
 //! real prose holds several needles; each question asks for one. Every question is answered
 //! without the cache (`ask`), then from a processed document (in memory, and saved and
-//! loaded from a `.fllm` file); the table gives each time, its speed-up over the uncached
-//! question, and whether the answers are identical (greedy decoding: they must be).
+//! loaded from a `.fllm` file, and processed again streamed to its file); the table gives
+//! each time, its speed-up over the uncached question, and whether the answers are identical
+//! (greedy decoding: they must be; for the streamed ingest, whether its file is the saved one).
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -129,11 +130,60 @@ pub(crate) fn run(args: DocumentBenchArgs) -> Result<(), String> {
         r.identical = Some(answer.generation.tokens == reference.generation.tokens);
         rows.push(r);
     }
+    drop(loaded);
+
+    errln!("processing the document again, streamed to its file");
+    let streamed_path = temp.path().join("streamed.fllm");
+    let streaming = DocumentParams { save_path: Some(streamed_path.clone()), ..DocumentParams::default() };
+    reset_peak_rss();
+    let (streamed, stream_seconds) =
+        timed(|| session.ingest(document, &streaming, &mut |_| true).map_err(|e| e.to_string()))?;
+    let mut r = plain_row(&format!("ingest streamed to the file{kv}"), stream_seconds);
+    r.identical = Some(files_equal(&path, &streamed_path)?);
+    rows.push(r);
+    for (index, case) in cases.iter().enumerate() {
+        errln!("question {}: from the streamed file", index + 1);
+        let (answer, seconds) =
+            timed(|| session.ask_document(&streamed, &case.question, &params, quiet()).map_err(|e| e.to_string()))?;
+        let (reference, plain_seconds) = &plain[index];
+        let mut r = row(
+            format!("ask_document (streamed file){kv}"),
+            index,
+            seconds,
+            Some(plain_seconds / seconds),
+            case,
+            &answer,
+        );
+        r.identical = Some(answer.generation.tokens == reference.generation.tokens);
+        rows.push(r);
+    }
     print_table(&rows, &model_name, args.tokens, &command);
     if let Some(csv) = &args.csv {
         write_csv(csv, &rows, &model_name, args.tokens)?;
     }
     Ok(())
+}
+
+/// Whether two files hold the same bytes (the streamed `.fllm` must be the saved one).
+fn files_equal(a: &Path, b: &Path) -> Result<bool, String> {
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let (mut a, mut b) = (open(a)?, open(b)?);
+    loop {
+        let (left, right) = (a.fill_buf().map_err(|e| e.to_string())?, b.fill_buf().map_err(|e| e.to_string())?);
+        let n = left.len().min(right.len());
+        if n == 0 {
+            return Ok(left.is_empty() && right.is_empty());
+        }
+        if left[..n] != right[..n] {
+            return Ok(false);
+        }
+        a.consume(n);
+        b.consume(n);
+    }
 }
 
 /// One document with a needle per question at depths spread evenly (1/(n+1), 2/(n+1), ...).

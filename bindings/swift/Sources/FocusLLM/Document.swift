@@ -9,6 +9,12 @@ public struct DocumentParams: Sendable {
     public var memoryBudgetBytes: UInt64
     /// The existing directory of the spill file ("" = the system's temporary directory).
     public var spillDir: String = ""
+    /// Where `Session.ingest` writes the document as a `.fllm` file while it processes it
+    /// ("" = keep the KV as `memoryBudgetBytes` says). When set, each chunk's KV goes to the
+    /// file as soon as it is decoded (processing then needs no more memory than a question;
+    /// `memoryBudgetBytes` and `spillDir` do not apply), the file appears under this name only
+    /// once complete, and the document reads its KV from it, as a loaded one does.
+    public var savePath: String = ""
     /// A token that cancels the ingest (nil: only `Session.cancel()` and the progress
     /// callback stop it). Use a new token per call.
     public var cancelToken: CancelToken? = nil
@@ -19,16 +25,21 @@ public struct DocumentParams: Sendable {
         memoryBudgetBytes = c.memory_budget_bytes
     }
 
-    /// Calls `body` with the C parameters, whose spill directory is valid during the call.
+    /// Calls `body` with the C parameters, whose spill directory and save path are valid
+    /// during the call.
     func withCValue<R>(_ body: (UnsafePointer<focusllm_document_params>) throws -> R) throws -> R {
         var c = focusllm_document_params()
         try check(focusllm_document_default_params(&c, MemoryLayout<focusllm_document_params>.stride))
         c.memory_budget_bytes = memoryBudgetBytes
         c.cancel = cancelToken?.handle
-        return try withUTF8CString(spillDir) { dir, length in
-            c.spill_dir = length == 0 ? nil : dir
-            c.spill_dir_len = length
-            return try body(&c)
+        return try withUTF8CString(spillDir) { dir, dirLength in
+            c.spill_dir = dirLength == 0 ? nil : dir
+            c.spill_dir_len = dirLength
+            return try withUTF8CString(savePath) { path, pathLength in
+                c.save_path = pathLength == 0 ? nil : path
+                c.save_path_len = pathLength
+                return try body(&c)
+            }
         }
     }
 }

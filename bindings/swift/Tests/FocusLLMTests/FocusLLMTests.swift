@@ -243,6 +243,18 @@ final class FocusLLMTests: XCTestCase {
         let spilled = try session.ingest(Self.documentText, params: spill)
         XCTAssertEqual(try spilled.info().inMemory, 0)
         XCTAssertEqual(try session.askDocument(spilled, question: Self.documentQuestion, params: params).text, plain.text)
+
+        var streaming = DocumentParams()
+        streaming.savePath = try temporaryDirectory() + "/streamed.fllm"
+        let streamedDocument = try session.ingest(Self.documentText, params: streaming)
+        let streamedInfo = try streamedDocument.info()
+        XCTAssertEqual(streamedInfo.inMemory, 0)
+        XCTAssertEqual(streamedInfo.inFile, plain.chunks)
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: streaming.savePath)),
+            try Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(
+            try session.askDocument(streamedDocument, question: Self.documentQuestion, params: params).text, plain.text)
     }
 
     func testDocumentFilesAndSettingsThatDoNotFitThrow() throws {
