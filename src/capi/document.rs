@@ -325,7 +325,7 @@ mod tests {
     fn layouts_are_complete_and_pinned() {
         sized::assert_layout::<focusllm_document_params>();
         sized::assert_layout::<focusllm_document_info>();
-        assert_eq!(size_of::<focusllm_document_params>(), 40);
+        assert_eq!(size_of::<focusllm_document_params>(), 56);
         assert_eq!(size_of::<focusllm_document_info>(), 72);
     }
 }
