@@ -85,6 +85,11 @@ struct Lane {
 }
 
 impl Lane {
+    /// A lane that decodes `prompt` into `seq` from position `start`.
+    fn prompt(chunk: usize, seq: SeqId, prompt: &[Token], start: usize) -> Lane {
+        Lane { chunk, seq, tokens: prompt.to_vec(), start, cursor: 0, nll: 0.0 }
+    }
+
     fn left(&self) -> usize {
         self.tokens.len() - self.cursor
     }
@@ -116,46 +121,69 @@ pub(crate) fn scan(
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     for wave in &plan.waves {
         let chunks = chunk_pass(job, ctx, &mut batch, wave.clone(), first_seq, memory, progress)?;
-        let mut lanes: Vec<Lane> = chunks
-            .iter()
-            .map(|lane| Lane {
-                chunk: lane.chunk,
-                seq: lane.seq,
-                tokens: prompt.to_vec(),
-                start: lane.tokens.len(),
-                cursor: 0,
-                nll: 0.0,
-            })
-            .collect();
-        while lanes.iter().any(|l| l.left() > 0) {
-            let rows = fill_batch(&mut batch, &mut lanes, Logits::PromptTail)?;
-            ctx.decode(&batch)?;
-            progress.add(batch.len())?;
-            for LogitRow { lane: lane_index, at, row } in rows {
-                let log_probs = log_softmax(ctx.logits(row)?);
-                let lane = &mut lanes[lane_index];
-                if let Some(&next) = lane.tokens.get(at + 1) {
-                    let log_p = next.index().and_then(|t| log_probs.get(t));
-                    lane.nll -= f64::from(
-                        *log_p.ok_or_else(|| Error::Internal(format!("token {next} outside the vocabulary")))?,
-                    );
-                    continue;
-                }
-                let tokens = [chunks[lane_index].tokens.as_slice(), prompt].concat();
-                let done = Finished {
-                    chunk: lane.chunk,
-                    seq: lane.seq,
-                    tokens: &tokens,
-                    entropy: entropy(&log_probs),
-                    prompt_nll: lane.nll as f32,
-                };
-                scores[lane.chunk] = done.score();
-                on_finished(ctx, done)?;
-                ctx.seq_rm(lane.seq, ..)?;
-            }
-        }
+        let mut lanes: Vec<Lane> =
+            chunks.iter().map(|lane| Lane::prompt(lane.chunk, lane.seq, prompt, lane.tokens.len())).collect();
+        prompt_pass(ctx, &mut batch, &mut lanes, progress, &mut |ctx, lane_index, entropy, prompt_nll| {
+            let lane = &chunks[lane_index];
+            let tokens = [lane.tokens.as_slice(), prompt].concat();
+            let done = Finished { chunk: lane.chunk, seq: lane.seq, tokens: &tokens, entropy, prompt_nll };
+            scores[lane.chunk] = done.score();
+            on_finished(ctx, done)?;
+            ctx.seq_rm(lane.seq, ..)
+        })?;
     }
     Ok(scores)
+}
+
+/// The job's prompt decoded after cells already in place: in each `(seq, start)`, from
+/// position `start` on. Returns each sequence's [`Finished::score`], in order. The prompts'
+/// cells are left in the context.
+pub(crate) fn score_prompt_after(
+    job: &Job<'_>,
+    ctx: &mut Context,
+    seqs: &[(SeqId, usize)],
+    progress: &mut ProgressCounter<'_>,
+) -> Result<Vec<f32>> {
+    let prompt = &job.input.body[job.plan.prompt.clone()];
+    let mut lanes: Vec<Lane> =
+        seqs.iter().enumerate().map(|(index, &(seq, start))| Lane::prompt(index, seq, prompt, start)).collect();
+    let mut scores = vec![f32::NAN; seqs.len()];
+    let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    prompt_pass(ctx, &mut batch, &mut lanes, progress, &mut |_, lane_index, entropy, prompt_nll| {
+        scores[lane_index] = prompt_nll + entropy;
+        Ok(())
+    })?;
+    Ok(scores)
+}
+
+/// Decodes every lane's prompt, summing the surprisal of its scored tail; calls `on_scored`
+/// with the lane's index, the entropy (nats) of the next-token distribution after its last
+/// token and the tail's negative log-likelihood once the lane is done (see [`Finished`]).
+fn prompt_pass(
+    ctx: &mut Context,
+    batch: &mut Batch,
+    lanes: &mut [Lane],
+    progress: &mut ProgressCounter<'_>,
+    on_scored: &mut dyn FnMut(&mut Context, usize, f32, f32) -> Result<()>,
+) -> Result<()> {
+    while lanes.iter().any(|l| l.left() > 0) {
+        let rows = fill_batch(batch, lanes, Logits::PromptTail)?;
+        ctx.decode(batch)?;
+        progress.add(batch.len())?;
+        for LogitRow { lane: lane_index, at, row } in rows {
+            let log_probs = log_softmax(ctx.logits(row)?);
+            let lane = &mut lanes[lane_index];
+            if let Some(&next) = lane.tokens.get(at + 1) {
+                let log_p = next.index().and_then(|t| log_probs.get(t));
+                lane.nll -=
+                    f64::from(*log_p.ok_or_else(|| Error::Internal(format!("token {next} outside the vocabulary")))?);
+                continue;
+            }
+            let nll = lane.nll as f32;
+            on_scored(ctx, lane_index, entropy(&log_probs), nll)?;
+        }
+    }
+    Ok(())
 }
 
 /// Processes a document's chunks for later questions: the first pass of every wave, each

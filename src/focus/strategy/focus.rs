@@ -35,7 +35,8 @@ use crate::params::GenerateParams;
 /// it (`(top_chunks - 1) * chunk_len` tokens, a constant per question). Attending to their
 /// scan KV too (shifted into place) was measured to lose retrievals: a chunk that has not
 /// seen the one before it carries less. When the state cannot be moved (a layout this
-/// llama.cpp writes differently) every kept chunk is re-read.
+/// llama.cpp writes differently) every kept chunk is re-read. The best chunk's saved KV is
+/// also what zoom scores its windows in.
 pub(super) fn run(
     job: &Job<'_>,
     memory: &mut dyn ChunkMemory,
@@ -65,16 +66,22 @@ pub(super) fn run(
     } // the scan's KV is released before the answer's is allocated
     let kept = reading_order(within_gap(best.into_sorted_worst_first(), &scores, job.focus.read_gap));
     let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
-    // Only the state of the chunk read first is used; the others are freed before the
-    // answer's context is allocated.
-    let first_state = kept.into_iter().next().and_then(|(_, state)| state);
+    let best_chunk = selected.iter().copied().min_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    // Only the states of the chunk read first (loaded by the answer) and of the best chunk
+    // (zoomed into) are used; the others are freed before the next context is allocated.
+    let first_chunk = selected.first().copied();
+    let states: Vec<(usize, Vec<u8>)> = kept
+        .into_iter()
+        .filter(|(chunk, _)| Some(*chunk) == first_chunk || Some(*chunk) == best_chunk)
+        .filter_map(|(chunk, state)| state.map(|state| (chunk, state)))
+        .collect();
+    let state_of = |chunk: Option<usize>| states.iter().find(|(c, _)| Some(*c) == chunk).map(|(_, s)| s.as_slice());
     let ends_sentence = |at: usize| {
         job.model
             .token_to_piece(job.input.body[at], false)
             .is_ok_and(|piece| piece.iter().any(|b| matches!(b, b'.' | b'!' | b'?' | b'\n')))
     };
     let mut reading = read_ranges(&selected, &job.plan.chunks, &ends_sentence);
-    let best_chunk = selected.iter().copied().min_by(|a, b| scores[*a].total_cmp(&scores[*b]));
     let zoom_into = best_chunk.filter(|_| job.focus.zoom).map(|c| job.plan.chunks[c].clone());
     let zoom_cost = zoom_into.as_ref().map_or(0, |chunk| zoom::cost(job, chunk));
     let prefix = job.input.prefix.len();
@@ -83,7 +90,7 @@ pub(super) fn run(
     let reads = |reading: &[Range<usize>]| reading.iter().map(|r| r.len()).sum::<usize>();
     progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
     if let Some(chunk) = zoom_into
-        && let Some(window) = zoom::best_window(job, &chunk, &mut progress)?
+        && let Some(window) = zoom::best_window(job, &chunk, state_of(best_chunk), &mut progress)?
     {
         // The window read again, to the end of its last sentence (within the document).
         let most = (window.end + window.len() / 2).min(job.plan.local.start);
@@ -94,8 +101,8 @@ pub(super) fn run(
     let read_tokens = reads(&reading);
     let mut ctx = job.context(answer_context(&job.shape(), read_tokens))?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
-    let loaded = match (first_state, reading.first()) {
-        (Some(state), Some(first)) => match ctx.load_seq_state(SeqId(0), &state) {
+    let loaded = match (state_of(first_chunk), reading.first()) {
+        (Some(state), Some(first)) => match ctx.load_seq_state(SeqId(0), state) {
             Ok(()) => Some(prefix + first.len()),
             Err(error) => {
                 log::warn!("re-reading the first kept chunk: {error}");

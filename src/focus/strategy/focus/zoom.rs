@@ -4,15 +4,21 @@
 //! question. Scoring short overlapping windows of the chunk the way whole chunks are scored
 //! (the question's likelihood after each) finds the sentence the question names, and the
 //! answer reads that window once more, right before the question.
+//!
+//! The windows are not decoded again: the chunk's KV (saved by the scan) is loaded once in a
+//! unified-KV context, and each window's sequence shares the cells of the prefix and of its
+//! own span (`seq_cp` adds a sequence to cells, it copies nothing), so only the question is
+//! decoded after each window, at the positions that follow it. The window's cells were
+//! computed with the chunk before them in view, as they are when the chunk is read.
 
 use std::ops::Range;
 
+use super::super::decode_counted;
 use crate::error::Result;
-use crate::focus::scan::{Transient, scan};
+use crate::focus::scan::score_prompt_after;
 use crate::focus::sizing::{ContextSize, Shape};
 use crate::focus::{Job, ProgressCounter};
-use crate::llama::SeqId;
-use crate::plan::ChunkPlan;
+use crate::llama::{Batch, Pos, SeqId};
 
 /// A window is `1 / WINDOW_DIVISOR` of the chunk (64 tokens of 512: a sentence or two), and
 /// windows overlap by half, so that every sentence shorter than half a window lies whole in
@@ -38,12 +44,12 @@ fn windows(chunk: &Range<usize>) -> Vec<Range<usize>> {
     out
 }
 
-/// The context that zooms into a chunk of `chunk_len` tokens: one split-KV sequence per
-/// window, `[prefix][window][prompt]` and the first answer token's row.
+/// The context that zooms into a chunk of `chunk_len` tokens: unified KV holding the chunk's
+/// `[prefix][chunk]` once (sequence 0) and one sequence per window that shares its cells and
+/// adds the prompt.
 pub(super) fn context(shape: &Shape, chunk_len: usize) -> ContextSize {
-    let windows = windows(&(0..chunk_len));
-    let window = windows.first().map_or(0, |w| w.len());
-    ContextSize::split(windows.len().max(1), shape.prefix + window + shape.prompt + 1)
+    let windows = windows(&(0..chunk_len)).len().max(1);
+    ContextSize { cells: shape.prefix + chunk_len + windows * (shape.prompt + 1), seqs: windows + 1, unified: true }
 }
 
 /// Most tokens the answer reads again after zooming into a chunk of `chunk_len` tokens: the
@@ -53,31 +59,58 @@ pub(super) fn most_read(chunk_len: usize) -> usize {
     window + window / 2
 }
 
-/// Tokens decoded to zoom into `chunk` (for progress).
+/// Tokens decoded (or loaded) to zoom into `chunk`, for progress: the chunk, then the prompt
+/// after each window.
 pub(super) fn cost(job: &Job<'_>, chunk: &Range<usize>) -> usize {
-    let per_window = job.input.prefix.len() + job.plan.prompt.len();
-    windows(chunk).iter().map(|w| w.len() + per_window).sum()
+    let windows = windows(chunk);
+    if windows.len() < 2 {
+        return 0;
+    }
+    job.input.prefix.len() + chunk.len() + windows.len() * job.plan.prompt.len()
 }
 
 /// The window of `chunk` (a range of the body) after which the question is most expected, or
-/// None when the chunk is too short to zoom into. The windows are decoded in parallel, one
-/// sequence each, with the same prompt as the chunks; their KV is released on return.
+/// None when the chunk is too short to zoom into. `chunk_state` is the chunk's
+/// `[prefix][chunk]` KV in a single-stream layout (from the scan); without it, or when it
+/// does not load, the chunk is decoded. The context is released on return.
 pub(super) fn best_window(
     job: &Job<'_>,
     chunk: &Range<usize>,
+    chunk_state: Option<&[u8]>,
     progress: &mut ProgressCounter<'_>,
 ) -> Result<Option<Range<usize>>> {
     let windows = windows(chunk);
     if windows.len() < 2 {
         return Ok(None);
     }
-    let waves = std::iter::once(0..windows.len()).collect();
-    let plan = ChunkPlan { waves, chunks: windows, ..job.plan.clone() };
-    let zoom = Job { plan: &plan, ..*job };
-    let mut ctx = zoom.context(context(&job.shape(), chunk.len()))?;
-    let scores = scan(&zoom, &mut ctx, SeqId(0), &mut Transient, progress, &mut |_, _| Ok(()))?;
-    let best = crate::focus::math::argmin(&scores);
-    Ok(best.map(|at| plan.chunks[at].clone()))
+    let prefix = job.input.prefix.len();
+    let mut ctx = job.context(context(&job.shape(), chunk.len()))?;
+    let whole = SeqId(0);
+    let loaded = chunk_state.is_some_and(|state| match ctx.load_seq_state(whole, state) {
+        Ok(()) => true,
+        Err(error) => {
+            log::warn!("decoding the chunk to zoom into: {error}");
+            false
+        }
+    });
+    if loaded {
+        progress.add(prefix + chunk.len())?;
+    } else {
+        ctx.seq_rm(whole, ..)?;
+        let tokens = [job.input.prefix.as_slice(), &job.input.body[chunk.clone()]].concat();
+        let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+        decode_counted(&mut ctx, &mut batch, &tokens, whole, 0, progress)?;
+    }
+    let mut seqs = Vec::with_capacity(windows.len());
+    for (index, window) in windows.iter().enumerate() {
+        let seq = whole.offset(index + 1);
+        let (from, to) = (prefix + window.start - chunk.start, prefix + window.end - chunk.start);
+        ctx.seq_cp(whole, seq, Pos(0)..Pos(prefix))?;
+        ctx.seq_cp(whole, seq, Pos(from)..Pos(to))?;
+        seqs.push((seq, to));
+    }
+    let scores = score_prompt_after(job, &mut ctx, &seqs, progress)?;
+    Ok(crate::focus::math::argmin(&scores).map(|at| windows[at].clone()))
 }
 
 #[cfg(test)]
