@@ -52,7 +52,7 @@ pub const LLAMA_CPP_SYS_VERSION: &str = "0.1.161";
 pub use error::{Error, Result};
 pub use focus::{
     Answer, AskStats, Conversation, DOCUMENT_FORMAT_VERSION, DOCUMENT_MAGIC, Document, DocumentInfo, DocumentParams,
-    Session, Source, SourceText, StoreCounts,
+    Phase, Session, Source, SourceText, StoreCounts,
 };
 pub use generate::{
     Callbacks, FinishReason, Generation, LogprobsCallback, Observer, Progress, Prompt, TokenLogprobs, TopLogprob,

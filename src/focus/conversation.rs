@@ -221,6 +221,7 @@ impl Conversation {
                 chunk_scores: Vec::new(),
                 prefill_seconds: started.elapsed().as_secs_f64() - generation.generate_seconds,
                 cached_tokens: reused,
+                phases: Vec::new(),
             },
             generation,
         })

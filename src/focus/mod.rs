@@ -81,6 +81,21 @@ pub struct AskStats {
     /// Input tokens whose KV a conversation kept from its earlier turns, so that only the
     /// rest was decoded (0 for an `ask`, and past the window).
     pub cached_tokens: usize,
+    /// Where the time to first token of a chunked ask went, step by step, in order (empty when
+    /// direct). The rest of `prefill_seconds` is tokenizing, planning, and the question and
+    /// first answer token decoded for the answer.
+    pub phases: Vec<Phase>,
+}
+
+/// One step of a chunked ask (see [`AskStats::phases`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// What the step did: `load chunk KV` (from a processed document), `decode chunks`,
+    /// `question after each chunk` (the scoring pass), `zoom` and `read kept chunks` (Focus).
+    pub name: &'static str,
+    pub seconds: f64,
+    /// Tokens whose KV the step produced, loaded or decoded.
+    pub tokens: usize,
 }
 
 /// The result of [`Session::ask`].
@@ -277,6 +292,7 @@ impl Session {
                 chunk_scores: Vec::new(),
                 prefill_seconds: started.elapsed().as_secs_f64() - generation.generate_seconds,
                 cached_tokens: 0,
+                phases: Vec::new(),
             },
             generation,
         })
@@ -293,7 +309,7 @@ fn chunked_answer(
 ) -> Answer {
     let input_tokens = input.prefix.len() + input.body.len();
     let sources = sources::sources(model, input, plan, &reading);
-    let Reading { generation, selected, scores, .. } = reading;
+    let Reading { generation, selected, scores, phases, .. } = reading;
     let prefill_seconds = started.elapsed().as_secs_f64() - generation.generate_seconds;
     Answer {
         generation,
@@ -307,6 +323,7 @@ fn chunked_answer(
             chunk_scores: scores,
             prefill_seconds,
             cached_tokens: 0,
+            phases,
         },
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::math::{entropy, log_softmax};
 use super::sizing::ContextSize;
 use super::strategy::scan_seqs;
-use super::{Job, ProgressCounter};
+use super::{Job, Phase, ProgressCounter};
 use crate::error::{Error, Result};
 use crate::llama::{Batch, Context, Pos, SeqId, Token};
 
@@ -103,10 +103,52 @@ pub(crate) fn ingest_context(job: &Job<'_>) -> ContextSize {
     ContextSize::split(scan_seqs(&shape, job.focus.strategy), shape.prefix + shape.longest_chunk + 1)
 }
 
+/// What a scan found and where its time went.
+pub(crate) struct Scanned {
+    /// Every chunk's [`Finished::score`], in document order.
+    pub scores: Vec<f32>,
+    pub times: ScanTimes,
+}
+
+/// Wall time and tokens of a scan's steps.
+#[derive(Debug, Default)]
+pub(crate) struct ScanTimes {
+    load: Step,
+    chunks: Step,
+    prompts: Step,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Step {
+    seconds: f64,
+    tokens: usize,
+}
+
+impl Step {
+    fn add(&mut self, since: Instant, tokens: usize) {
+        self.seconds += since.elapsed().as_secs_f64();
+        self.tokens += tokens;
+    }
+}
+
+impl ScanTimes {
+    /// The steps as phases; loading is listed only when something was loaded.
+    pub fn phases(&self) -> Vec<Phase> {
+        let phase = |name, step: Step| Phase { name, seconds: step.seconds, tokens: step.tokens };
+        let mut phases = Vec::with_capacity(3);
+        if self.load.tokens > 0 {
+            phases.push(phase("load chunk KV", self.load));
+        }
+        phases.push(phase("decode chunks", self.chunks));
+        phases.push(phase("question after each chunk", self.prompts));
+        phases
+    }
+}
+
 /// Decodes every chunk of the plan, wave by wave, in sequences `first_seq ..
 /// first_seq + lanes`. Chunks `memory` holds are loaded, the others decoded (and offered
 /// to `memory`). Calls `on_finished` for each chunk once its prompt is decoded, then frees
-/// its cells. Returns every chunk's [`Finished::score`], in document order.
+/// its cells.
 pub(crate) fn scan(
     job: &Job<'_>,
     ctx: &mut Context,
@@ -114,13 +156,15 @@ pub(crate) fn scan(
     memory: &mut dyn ChunkMemory,
     progress: &mut ProgressCounter<'_>,
     on_finished: &mut dyn FnMut(&mut Context, Finished<'_>) -> Result<()>,
-) -> Result<Vec<f32>> {
+) -> Result<Scanned> {
     let plan = job.plan;
     let mut scores = vec![f32::NAN; plan.chunks.len()];
+    let mut times = ScanTimes::default();
     let prompt = &job.input.body[plan.prompt.clone()];
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     for wave in &plan.waves {
-        let chunks = chunk_pass(job, ctx, &mut batch, wave.clone(), first_seq, memory, progress)?;
+        let chunks = chunk_pass(job, ctx, &mut batch, wave.clone(), first_seq, memory, progress, &mut times)?;
+        let started = Instant::now();
         let mut lanes: Vec<Lane> =
             chunks.iter().map(|lane| Lane::prompt(lane.chunk, lane.seq, prompt, lane.tokens.len())).collect();
         prompt_pass(ctx, &mut batch, &mut lanes, progress, &mut |ctx, lane_index, entropy, prompt_nll| {
@@ -131,8 +175,9 @@ pub(crate) fn scan(
             on_finished(ctx, done)?;
             ctx.seq_rm(lane.seq, ..)
         })?;
+        times.prompts.add(started, lanes.len() * prompt.len());
     }
-    Ok(scores)
+    Ok(Scanned { scores, times })
 }
 
 /// The job's prompt decoded after cells already in place: in each `(seq, start)`, from
@@ -195,8 +240,9 @@ pub(crate) fn ingest(
     progress: &mut ProgressCounter<'_>,
 ) -> Result<()> {
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
+    let mut times = ScanTimes::default();
     for wave in &job.plan.waves {
-        for lane in chunk_pass(job, ctx, &mut batch, wave.clone(), SeqId(0), memory, progress)? {
+        for lane in chunk_pass(job, ctx, &mut batch, wave.clone(), SeqId(0), memory, progress, &mut times)? {
             ctx.seq_rm(lane.seq, ..)?;
         }
     }
@@ -205,7 +251,8 @@ pub(crate) fn ingest(
 
 /// The first pass of a wave: `[prefix][chunk]` of each of its chunks into its lane's
 /// sequence, loaded from `memory` or decoded in shared batches. Returns the lanes (tokens as
-/// held, cursor at the end).
+/// held, cursor at the end); adds its time to `times`.
+#[allow(clippy::too_many_arguments)]
 fn chunk_pass(
     job: &Job<'_>,
     ctx: &mut Context,
@@ -214,6 +261,7 @@ fn chunk_pass(
     first_seq: SeqId,
     memory: &mut dyn ChunkMemory,
     progress: &mut ProgressCounter<'_>,
+    times: &mut ScanTimes,
 ) -> Result<Vec<Lane>> {
     let prefix = &job.input.prefix;
     let mut lanes = Vec::with_capacity(wave.len());
@@ -221,7 +269,9 @@ fn chunk_pass(
         let range = &job.plan.chunks[chunk];
         let tokens = [prefix.as_slice(), &job.input.body[range.clone()]].concat();
         let seq = first_seq.offset(lane);
+        let loading = Instant::now();
         let cursor = if memory.restore(ctx, range, seq)? {
+            times.load.add(loading, tokens.len());
             progress.add(tokens.len())?;
             tokens.len()
         } else {
@@ -237,6 +287,7 @@ fn chunk_pass(
         ctx.decode(batch)?;
         progress.add(batch.len())?;
     }
+    times.chunks.add(started, to_decode);
     let per_token = started.elapsed().as_secs_f64() / to_decode.max(1) as f64;
     for index in decoded {
         let lane = &lanes[index];

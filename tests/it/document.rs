@@ -69,6 +69,22 @@ fn a_document_gives_the_plain_answer_in_memory_spilled_and_from_a_file() {
 
         let cached = ask_doc(&mut session, &document, &case.question);
         assert_eq!(cached.generation.tokens, plain.generation.tokens, "{strategy:?}: cached vs plain");
+        // The steps: a plain ask decodes every chunk, a question on the document loads them.
+        let step = |answer: &Answer, name: &str| answer.stats.phases.iter().find(|p| p.name == name).cloned();
+        let decoded = step(&plain, "decode chunks").expect("a plain ask decodes its chunks");
+        assert!(decoded.tokens > 2000 && decoded.seconds > 0.0, "{:?}", plain.stats.phases);
+        assert!(step(&plain, "load chunk KV").is_none(), "{:?}", plain.stats.phases);
+        let loaded = step(&cached, "load chunk KV").expect("a document's question loads its chunks");
+        assert_eq!(loaded.tokens, decoded.tokens, "{:?}", cached.stats.phases);
+        assert_eq!(step(&cached, "decode chunks").map(|p| p.tokens), Some(0), "{:?}", cached.stats.phases);
+        let scoring = step(&cached, "question after each chunk").expect("the scoring pass");
+        assert_eq!(scoring.tokens % plain.stats.chunks, 0, "{:?}", cached.stats.phases);
+        let total: f64 = cached.stats.phases.iter().map(|p| p.seconds).sum();
+        assert!(total <= cached.stats.prefill_seconds, "{:?} vs {}", cached.stats.phases, cached.stats.prefill_seconds);
+        if strategy == Strategy::Focus {
+            let names: Vec<&str> = plain.stats.phases.iter().map(|p| p.name).collect();
+            assert_eq!(names.last(), Some(&"read kept chunks"), "{names:?}");
+        }
         assert_eq!(cached.stats.selected_chunks, plain.stats.selected_chunks);
         // A second question on the same document, then the first again: nothing is used up.
         let other = ask_doc(&mut session, &document, "What is the grass?");

@@ -241,6 +241,11 @@ fn print_stats(answer: &Answer) {
         generation.generate_seconds,
         generation.finish
     );
+    if !stats.phases.is_empty() {
+        let phases: Vec<String> =
+            stats.phases.iter().map(|p| format!("{} {:.2}s ({} tokens)", p.name, p.seconds, p.tokens)).collect();
+        errln!("[prefill steps: {}]", phases.join("; "));
+    }
 }
 
 /// The passages an answer read, each with where it lies in `document`.

@@ -38,7 +38,7 @@ pub(super) fn run(
         decode_counted(&mut ctx, &mut batch, prefix, LOCAL, 0, &mut progress)?;
     }
     let mut end = prefix.len();
-    let scores = scan(job, &mut ctx, LOCAL.offset(1), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let scanned = scan(job, &mut ctx, LOCAL.offset(1), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         let total = done.tokens.len();
         let n = cells.min(total);
         let first = total - n;
@@ -51,7 +51,8 @@ pub(super) fn run(
     })?;
     let generation =
         answer_from_local(job, &mut ctx, LOCAL, end, params, &mut progress, on_piece, on_logprobs, started)?;
-    Ok(Reading { generation, selected: Vec::new(), scores, read: Vec::new() })
+    let phases = scanned.times.phases();
+    Ok(Reading { generation, selected: Vec::new(), scores: scanned.scores, read: Vec::new(), phases })
 }
 
 /// The one unified-KV context: the lanes' `[prefix][chunk][prompt]` and the local sequence,

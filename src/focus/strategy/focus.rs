@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::focus::math::{BestK, reading_order};
 use crate::focus::scan::{ChunkMemory, Finished, scan};
 use crate::focus::sizing::{ContextSize, Shape};
-use crate::focus::{Job, ProgressCounter};
+use crate::focus::{Job, Phase, ProgressCounter};
 use crate::generate::Callbacks;
 use crate::llama::state_layout::single_stream;
 use crate::llama::{Batch, Pos, SeqId, Token};
@@ -50,10 +50,10 @@ pub(super) fn run(
     let mut progress = ProgressCounter::new(job.prefill_total() + job.input.prefix.len() + reread, on_progress);
     let mut best: BestK<Option<Vec<u8>>> = BestK::new(top);
     let prompt_len = job.plan.prompt.len();
-    let scores;
+    let scanned;
     {
         let mut ctx = job.context(scan_context(&job.shape()))?;
-        scores = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+        scanned = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
             let score = done.score();
             if !best.admits(score) {
                 return Ok(());
@@ -64,6 +64,8 @@ pub(super) fn run(
             Ok(())
         })?;
     } // the scan's KV is released before the answer's is allocated
+    let scores = scanned.scores;
+    let mut phases = scanned.times.phases();
     let kept = reading_order(within_gap(best.into_sorted_worst_first(), &scores, job.focus.read_gap));
     let selected: Vec<usize> = kept.iter().map(|(chunk, _)| *chunk).collect();
     let best_chunk = selected.iter().copied().min_by(|a, b| scores[*a].total_cmp(&scores[*b]));
@@ -89,6 +91,7 @@ pub(super) fn run(
     // the local context (the estimate above assumed the longest chunks).
     let reads = |reading: &[Range<usize>]| reading.iter().map(|r| r.len()).sum::<usize>();
     progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
+    let zooming = Instant::now();
     if let Some(chunk) = zoom_into
         && let Some(window) = zoom::best_window(job, &chunk, state_of(best_chunk), &mut progress)?
     {
@@ -98,6 +101,10 @@ pub(super) fn run(
         reading.push(window.start..end);
         progress.set_total(job.prefill_total() + prefix + reads(&reading) + zoom_cost);
     }
+    if zoom_cost > 0 {
+        phases.push(Phase { name: "zoom", seconds: zooming.elapsed().as_secs_f64(), tokens: zoom_cost });
+    }
+    let reading_started = Instant::now();
     let read_tokens = reads(&reading);
     let mut ctx = job.context(answer_context(&job.shape(), read_tokens))?;
     let mut tokens: Vec<Token> = Vec::with_capacity(prefix + read_tokens);
@@ -131,9 +138,11 @@ pub(super) fn run(
         decode_counted(&mut ctx, &mut batch, &tokens, SeqId(0), start, &mut progress)?;
     }
     let end = start + tokens.len();
+    let seconds = reading_started.elapsed().as_secs_f64();
+    phases.push(Phase { name: "read kept chunks", seconds, tokens: prefix + read_tokens });
     let generation =
         answer_from_local(job, &mut ctx, SeqId(0), end, params, &mut progress, on_piece, on_logprobs, started)?;
-    Ok(Reading { generation, selected, scores, read: reading })
+    Ok(Reading { generation, selected, scores, read: reading, phases })
 }
 
 /// Keeps, of the kept chunks ranked worst first, those whose score is within `gap` nats of

@@ -47,7 +47,7 @@ pub(super) fn run(
     // Which slot holds which chunk; BestK decides who stays, slots are reused on eviction.
     let mut best: BestK<(SeqId, Token, usize)> = BestK::new(top);
     let mut free_slots: Vec<SeqId> = (0..top).rev().map(|i| slots.offset(i)).collect();
-    let scores = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
+    let scanned = scan(job, &mut ctx, SeqId(0), memory, &mut progress, &mut |ctx, done: Finished<'_>| {
         if !best.admits(done.score()) {
             return Ok(());
         }
@@ -111,7 +111,7 @@ pub(super) fn run(
     generation.prompt_seconds = prompt_seconds;
     let selected: Vec<usize> = kept.iter().map(|(index, _)| *index).collect();
     let read = selected.iter().map(|&chunk| job.plan.chunks[chunk].clone()).collect();
-    Ok(Reading { generation, selected, scores, read })
+    Ok(Reading { generation, selected, scores: scanned.scores, read, phases: scanned.times.phases() })
 }
 
 /// One batch with `tokens[i]` appended to row i's sequence, logits for all.

@@ -29,6 +29,8 @@ pub(crate) struct Reading {
     pub scores: Vec<f32>,
     /// The body's token ranges the answer read, in the order read (empty for Candidate).
     pub read: Vec<std::ops::Range<usize>>,
+    /// The steps before the answer (see [`super::AskStats::phases`]).
+    pub phases: Vec<super::Phase>,
 }
 
 /// Runs the job's strategy; chunk KV comes from `memory` where it holds it.
