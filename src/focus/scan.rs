@@ -36,17 +36,22 @@ pub(crate) struct Finished<'a> {
 }
 
 impl Finished<'_> {
-    /// How well the chunk fits the question, lower is better: the surprisal of the question's
-    /// tail given the chunk plus the entropy of the first answer token, i.e. the expected
-    /// negative log-likelihood of "question, then the start of an answer" (query likelihood,
-    /// as in zero-shot passage re-ranking).
-    ///
-    /// Entropy alone was fooled by chunks where the model is sure of any next token, while
-    /// the question's likelihood separated the needle's chunk from the rest by tens of nats
-    /// (the 32K needle in prose: bench/README.md, "Passkey and needle retrieval").
+    /// How well the chunk fits the question, lower is better (see [`relevance`]).
     pub fn score(&self) -> f32 {
-        self.prompt_nll + self.entropy
+        relevance(self.prompt_nll, self.entropy)
     }
+}
+
+/// How well what precedes the prompt fits the question, lower is better: the surprisal of
+/// the question's tail plus the entropy of the first answer token, i.e. the expected negative
+/// log-likelihood of "question, then the start of an answer" (query likelihood, as in
+/// zero-shot passage re-ranking).
+///
+/// Entropy alone was fooled by chunks where the model is sure of any next token, while the
+/// question's likelihood separated the needle's chunk from the rest by tens of nats (the 32K
+/// needle in prose: bench/README.md, "Passkey and needle retrieval").
+fn relevance(prompt_nll: f32, entropy: f32) -> f32 {
+    prompt_nll + entropy
 }
 
 /// Where a chunk's question-independent KV (`[prefix][chunk]`) comes from.
@@ -181,7 +186,7 @@ pub(crate) fn scan(
 }
 
 /// The job's prompt decoded after cells already in place: in each `(seq, start)`, from
-/// position `start` on. Returns each sequence's [`Finished::score`], in order. The prompts'
+/// position `start` on. Returns each sequence's [`relevance`], in order. The prompts'
 /// cells are left in the context.
 pub(crate) fn score_prompt_after(
     job: &Job<'_>,
@@ -195,7 +200,7 @@ pub(crate) fn score_prompt_after(
     let mut scores = vec![f32::NAN; seqs.len()];
     let mut batch = Batch::new(ctx.n_batch() as usize, 1)?;
     prompt_pass(ctx, &mut batch, &mut lanes, progress, &mut |_, lane_index, entropy, prompt_nll| {
-        scores[lane_index] = prompt_nll + entropy;
+        scores[lane_index] = relevance(prompt_nll, entropy);
         Ok(())
     })?;
     Ok(scores)
